@@ -1,0 +1,34 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..db import ping
+from ..errors import ApiError
+
+router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, Any]:
+    """The process is up (it does not look at dependencies)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> dict[str, Any]:
+    """The service can do its work: the database answers."""
+    try:
+        ping(request.app.state.engine)
+    except SQLAlchemyError as exc:
+        log.warning("readiness check failed: database unavailable (%s)", type(exc).__name__)
+        raise ApiError(
+            503, "database_unavailable", "the database does not answer", {"Retry-After": "5"}
+        ) from None
+    return {"status": "ready", "database": "ok"}

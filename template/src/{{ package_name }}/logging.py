@@ -1,0 +1,157 @@
+"""Structured logging that never writes card data or secrets.
+
+Every line goes through `redact()`: card-number-like digit runs (13-19 digits, with or
+without spaces or dashes, passing the Luhn check) keep only their last four digits,
+CVC-labelled values and secrets (Stripe keys, webhook secrets, bearer tokens, and every
+secret value the configuration holds) are masked. The redaction covers the
+formatted message, extra fields and tracebacks alike.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+MASK = "[REDACTED]"
+
+# Digits joined by at most one space or dash: the shape a card number is written in.
+_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]+(?:[ -][0-9]+)*(?![0-9])")
+_GROUP_SPLIT = re.compile(r"[ -]")
+_SECRET_PATTERNS = (
+    re.compile(r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]+"),
+    re.compile(r"whsec_[0-9A-Za-z+/=]+"),
+    re.compile(r"((?i:bearer)|Basic)\s+[A-Za-z0-9\-._~+/]{8,}=*"),
+)
+_CVC = re.compile(
+    r"(?i)(\b(?:cvc2?|cvv2?|cvn|cid|csc|security[_ -]?code|card[_ -]?code)\b"
+    r"[\"']?\s*[:=]\s*[\"']?)[0-9]{3,4}(?![0-9])"
+)
+_RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum of a string of digits."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _mask_card_numbers(run: str) -> str:
+    """Mask every stretch of whole digit groups in `run` that forms a card number."""
+    groups = _GROUP_SPLIT.split(run)
+    seps = _GROUP_SPLIT.findall(run)
+    masked = [False] * len(groups)
+    for start in range(len(groups)):
+        digits = ""
+        for end in range(start, len(groups)):
+            digits += groups[end]
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and luhn_valid(digits):
+                for index in range(start, end + 1):
+                    masked[index] = True
+    if not any(masked):
+        return run
+    out: list[str] = []
+    index = 0
+    while index < len(groups):
+        if not masked[index]:
+            out.append(groups[index])
+        else:
+            end = index
+            while end + 1 < len(groups) and masked[end + 1]:
+                end += 1
+            digits = "".join(groups[index : end + 1])
+            out.append(f"[PAN ****{digits[-4:]}]")
+            index = end
+        if index < len(seps):
+            out.append(seps[index])
+        index += 1
+    return "".join(out)
+
+
+class Redactor:
+    """Masks card data and secrets in text; knows the configured secret values too."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first so that a secret containing another is masked whole.
+        self.secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        for pattern in _SECRET_PATTERNS:
+            text = pattern.sub(lambda m: f"{m.group(1)} {MASK}" if m.lastindex else MASK, text)
+        text = _CVC.sub(lambda m: f"{m.group(1)}***", text)
+        return _DIGIT_RUN.sub(lambda m: _mask_card_numbers(m.group(0)), text)
+
+
+redact = Redactor()
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, extra fields, exception.
+
+    Each value is redacted before it is serialized, so escaping cannot hide a secret.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": self.redactor(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _RESERVED and not key.startswith("_"):
+                plain = isinstance(value, bool | int | float) or value is None
+                entry[key] = value if plain else self.redactor(str(value))
+        if record.exc_info:
+            entry["exc"] = self.redactor(self.formatException(record.exc_info))
+        return json.dumps(entry)
+
+
+class TextFormatter(logging.Formatter):
+    """A plain line, redacted as a whole (traceback included)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redactor(super().format(record))
+
+
+def configure_logging(
+    level: str = "INFO",
+    fmt: Literal["json", "text"] = "json",
+    secrets: Iterable[str] = (),
+    stream: Any = None,
+) -> logging.Handler:
+    """Route every logger (ours, uvicorn's, SQLAlchemy's) through one redacting handler."""
+    redactor = Redactor(secrets)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter(redactor) if fmt == "json" else TextFormatter(redactor))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    return handler

@@ -1,0 +1,1 @@
+"""Server-rendered pages. The service never serves a card field of its own."""

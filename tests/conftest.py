@@ -1,0 +1,123 @@
+"""Render each matrix entry once per session, with its own virtual environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_copie.plugin import Copie
+
+from tests.matrix import MATRIX, STATIC_ONLY
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIME_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@dataclass
+class Rendered:
+    name: str
+    path: Path
+    answers: dict[str, Any]
+    static_only: bool
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command in the project's own environment; the output is kept for failures."""
+        return subprocess.run(
+            args,
+            cwd=self.path,
+            env={**project_env(), **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def uv_run(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return self.run(uv(), "run", "--no-sync", *args, **kwargs)
+
+
+def uv() -> str:
+    found = shutil.which("uv")
+    if found is None:
+        pytest.fail("uv is not installed: `pip install uv` (the README's test command does it)")
+    return found
+
+
+def project_env() -> dict[str, str]:
+    """The environment of a generated project's commands: ours, minus this venv's."""
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    env["UV_PYTHON"] = RUNTIME_PYTHON
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env.pop("UV_PROJECT_ENVIRONMENT", None)
+    return env
+
+
+def check(result: subprocess.CompletedProcess[str], what: str) -> None:
+    if result.returncode != 0:
+        pytest.fail(
+            f"{what} failed (exit {result.returncode}):\n{result.stdout[-6000:]}\n"
+            f"{result.stderr[-6000:]}"
+        )
+
+
+def install(project: Rendered) -> None:
+    """Give the project its own environment.
+
+    A project targeting the installed Python is synced with uv, as its README says. One
+    targeting a newer Python (not installed here) gets its dependencies installed into an
+    environment of the installed Python, so that ruff and mypy can check it for its target.
+    """
+    if not project.static_only:
+        check(project.run(uv(), "sync", "--quiet"), "uv sync")
+        return
+    pyproject = tomllib.loads((project.path / "pyproject.toml").read_text())
+    deps = pyproject["project"]["dependencies"] + pyproject["dependency-groups"]["dev"]
+    check(project.run(uv(), "venv", "--quiet", "--python", RUNTIME_PYTHON), "uv venv")
+    check(project.run(uv(), "pip", "install", "--quiet", *deps), "uv pip install")
+
+
+@pytest.fixture(scope="session")
+def rendered_projects() -> dict[str, Rendered]:
+    return {}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Static checks run on every entry; runtime ones only where the target Python runs."""
+    if "runnable" in metafunc.fixturenames:
+        metafunc.parametrize("project", sorted(set(MATRIX) - STATIC_ONLY), indirect=True)
+    elif "project" in metafunc.fixturenames:
+        metafunc.parametrize("project", sorted(MATRIX), indirect=True)
+
+
+@pytest.fixture
+def project(
+    request: pytest.FixtureRequest,
+    copie_session: Copie,
+    rendered_projects: dict[str, Rendered],
+) -> Rendered:
+    """A matrix entry, rendered and installed once per session."""
+    name: str = request.param
+    if name not in rendered_projects:
+        result = copie_session.copy(extra_answers={**MATRIX[name], "testing": True})
+        if result.exception is not None or result.project_dir is None:
+            pytest.fail(f"rendering {name} failed: {result.exception!r}")
+        rendered = Rendered(name, result.project_dir, result.answers, name in STATIC_ONLY)
+        install(rendered)
+        rendered_projects[name] = rendered
+    return rendered_projects[name]
+
+
+@pytest.fixture
+def runnable(project: Rendered) -> Rendered:
+    """A matrix entry whose target Python is installed: it is migrated and tested too."""
+    assert not project.static_only
+    return project

@@ -1,0 +1,25 @@
+"""The curated option matrix: every supported combination the tests render and check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: name -> answers (on top of the defaults). `static` entries target a Python that is not
+#: installed here: they are rendered, linted and type-checked for their target version,
+#: but neither migrated nor tested.
+MATRIX: dict[str, dict[str, Any]] = {
+    "default": {},
+    "all-processors": {"processors": ["stripe", "paypal", "square"]},
+    "paypal-square": {"processors": ["paypal", "square"], "project_name": "Globex Billing"},
+    "no-subscriptions": {"subscriptions": False},
+    "no-web-pages": {"web_pages": False},
+    "python-3.13": {"python_version": "3.13", "license": "Apache-2.0"},
+    "no-ci-no-container": {
+        "github_actions": False,
+        "container": False,
+        "agent_files": False,
+        "license": "Proprietary",
+    },
+}
+
+STATIC_ONLY = {"python-3.13"}
