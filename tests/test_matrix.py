@@ -63,9 +63,10 @@ def test_ruff_format(project: Rendered) -> None:
 def test_mypy_strict(project: Rendered) -> None:
     result = project.uv_run("mypy")
     check(result, "mypy")
-    assert f"python_version = \"{project.answers['python_version']}\"" in (
-        project.path / "pyproject.toml"
-    ).read_text()
+    assert (
+        f'python_version = "{project.answers["python_version"]}"'
+        in (project.path / "pyproject.toml").read_text()
+    )
 
 
 def test_migrations_apply_with_no_drift(runnable: Rendered, tmp_path: Path) -> None:
