@@ -31,7 +31,8 @@ _CVC = re.compile(
     r"(?i)(\b(?:cvc2?|cvv2?|cvn|cid|csc|security[_ -]?code|card[_ -]?code)\b"
     r"[\"']?\s*[:=]\s*[\"']?)[0-9]{3,4}(?![0-9])"
 )
-_RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# LogRecord attributes, and uvicorn's colored duplicate of the message.
+_RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 def luhn_valid(digits: str) -> bool:
