@@ -1,0 +1,339 @@
+"""The generation trace: recorded for every copy and update, never failing, never lost."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langfuse import Langfuse
+
+from tests.conftest import ROOT, uv
+from tests.fake_langfuse import FakeLangfuse, Span
+
+HOOK = ROOT / "hooks" / "trace_generation.py"
+PUBLIC_KEY = "pk-lf-copier-payments-test"
+SENTINELS = {
+    "LANGFUSE_SECRET_KEY": "sk-lf-SENTINEL-langfuse-secret",
+    "STRIPE_SECRET_KEY": "sk_test_SENTINELstripe0000000000",
+    "API_TOKEN": "SENTINEL-api-token-value",
+    "AWS_SECRET_ACCESS_KEY": "SENTINEL-aws-secret",
+}
+AREAS = {
+    "application_code",
+    "database_schema",
+    "webhooks",
+    "configuration",
+    "pci_checklist",
+    "tests",
+    "project_files",
+}
+
+spec = importlib.util.spec_from_file_location("trace_generation", HOOK)
+assert spec is not None
+assert spec.loader is not None
+trace_generation = importlib.util.module_from_spec(spec)
+sys.modules["trace_generation"] = trace_generation
+spec.loader.exec_module(trace_generation)
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> Path:
+    return tmp_path / "spool"
+
+
+def hook_env(spool: Path, home: Path, base_url: str | None, **extra: str) -> dict[str, str]:
+    """A clean environment: our spool and HOME, sentinel secrets, no inherited trace ids."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LANGFUSE_", "COAIA_", "COPIER_PAYMENTS_", "XDG_STATE"))
+    }
+    env.update(SENTINELS)
+    env.update({"COPIER_PAYMENTS_SPOOL_DIR": str(spool), "HOME": str(home)})
+    if base_url is not None:
+        env.update({"LANGFUSE_PUBLIC_KEY": PUBLIC_KEY, "LANGFUSE_BASE_URL": base_url})
+    else:
+        env.pop("LANGFUSE_SECRET_KEY")
+    env.update(extra)
+    return env
+
+
+def copier(
+    *args: str, env: dict[str, str], python: str = sys.executable, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [python, "-m", "copier", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=180,
+        check=False,
+    )
+
+
+def copy(destination: Path, env: dict[str, str], *data: str, **kwargs: Any) -> str:
+    """`copier copy` as a user runs it; returns its output."""
+    flags = [item for d in data for item in ("--data", d)]
+    result = copier(
+        "copy", "--trust", "--defaults", *flags, str(ROOT), str(destination), env=env, **kwargs
+    )
+    assert result.returncode == 0, result.stderr
+    assert (destination / "src" / "acme_payments" / "app.py").is_file()
+    return result.stdout + result.stderr
+
+
+def spooled(spool: Path) -> list[dict[str, Any]]:
+    files = sorted(spool.glob("*.json")) if spool.is_dir() else []
+    return [json.loads(f.read_text()) for f in files]
+
+
+def wait_until_attempted(spool: Path, timeout: float = 30) -> list[dict[str, Any]]:
+    """Wait for the background sender to give up (a liveness bound, not a timing claim)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = spooled(spool)
+        if records and all(r["delivery"]["attempts"] >= 1 for r in records):
+            return records
+        time.sleep(0.1)
+    pytest.fail(f"the background sender did not finish in {timeout}s: {spooled(spool)}")
+
+
+def wait_until_empty(spool: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while spooled(spool) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert spooled(spool) == []
+
+
+def by_name(spans: list[Span]) -> dict[str, Span]:
+    return {s.name: s for s in spans}
+
+
+def assert_no_secret(*blobs: bytes | str) -> None:
+    for blob in blobs:
+        text = blob.decode("utf-8", "replace") if isinstance(blob, bytes) else blob
+        for value in SENTINELS.values():
+            assert value not in text
+
+
+def test_copy_is_traced(tmp_path: Path, spool: Path) -> None:
+    with FakeLangfuse() as fake:
+        output = copy(tmp_path / "svc", hook_env(spool, tmp_path, fake.url))
+        spans = fake.wait_for_spans(11)
+        wait_until_empty(spool)
+    trace_id = output.split("copier-payments trace: ")[1].split()[0]
+    names = by_name(spans)
+    root = names["copier-payments copy"]
+    assert {s.trace_id for s in spans} == {trace_id}
+    assert set(names) == {"copier-payments copy", "answers", "render", "summary"} | AREAS
+    assert [names[n].type for n in ("answers", "summary")] == ["event", "event"]
+    assert [names[n].type for n in ("copier-payments copy", "render")] == ["span", "span"]
+    for child in ("answers", "render", "summary"):
+        assert names[child].parent_span_id == root.span_id
+    for area in AREAS:
+        assert names[area].parent_span_id == names["render"].span_id
+        assert names[area].json("output")["files"] == len(names[area].json("input")["files"])
+    assert root.attributes["langfuse.trace.name"] == "copier-payments copy acme-payments"
+    assert root.attributes["session.id"].startswith("copier-payments-")
+    assert root.attr("langfuse.trace.metadata.operation") == "copy"
+    assert root.json("input")["project_slug"] == "acme-payments"
+    assert "testing" not in root.json("input")
+    schema = names["database_schema"].json("output")
+    assert schema["heads"] == ["0001"]
+    assert {"payments", "webhook_events", "idempotency_keys"} <= set(schema["tables"])
+    config = names["configuration"].json("output")
+    assert "STRIPE_SECRET_KEY" in config["variables"]
+    assert all(fake.received[i].basic_user == PUBLIC_KEY for i in range(len(fake.received)))
+    assert_no_secret(*(r.raw for r in fake.received), *(r.body for r in fake.received))
+
+
+@pytest.mark.parametrize("mode", ["refused", "hang", "401", "500"])
+def test_failed_delivery_is_spooled_then_replayed(tmp_path: Path, spool: Path, mode: str) -> None:
+    with FakeLangfuse("ok" if mode == "refused" else mode) as fake:
+        url = "http://127.0.0.1:9" if mode == "refused" else fake.url
+        output = copy(tmp_path / "svc", hook_env(spool, tmp_path, url))
+        assert "sending to Langfuse" in output
+        (record,) = wait_until_attempted(spool)
+    assert record["delivery"]["last_error"]
+    assert record["schema"] == "copier-payments.trace/1"
+    assert_no_secret(*(p.read_bytes() for p in spool.glob("*.json")))
+    with FakeLangfuse() as receiver:
+        result = subprocess.run(
+            [sys.executable, str(HOOK), "replay"],
+            env=hook_env(spool, tmp_path, receiver.url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "1 delivered, 0 kept" in result.stdout
+        assert {s.trace_id for s in receiver.spans} == {record["trace"]["id"]}
+    assert spooled(spool) == []
+
+
+def test_no_credentials_spools_and_says_how_to_enable(tmp_path: Path, spool: Path) -> None:
+    output = copy(tmp_path / "svc", hook_env(spool, tmp_path, None))
+    assert "no Langfuse credentials" in output
+    assert "uvx --with langfuse copier copy" in output
+    (record,) = spooled(spool)
+    assert record["delivery"]["last_error"] == "no Langfuse credentials"
+    assert_no_secret(*(p.read_bytes() for p in spool.glob("*.json")))
+
+
+@pytest.fixture(scope="session")
+def python_without_langfuse(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Copier installed alone, as `uvx copier` gives it: no langfuse beside it."""
+    venv = tmp_path_factory.mktemp("copier-only") / ".venv"
+    subprocess.run([uv(), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run([uv(), "pip", "install", "-q", "--python", python, "copier==9.19.1"], check=True)
+    return python
+
+
+def test_langfuse_absent_spools(tmp_path: Path, spool: Path, python_without_langfuse: str) -> None:
+    with FakeLangfuse() as fake:
+        env = hook_env(spool, tmp_path, fake.url)
+        output = copy(tmp_path / "svc", env, python=python_without_langfuse)
+        assert "langfuse is not installed" in output
+        (record,) = spooled(spool)
+        assert fake.received == []
+        # The same record is delivered once langfuse is there.
+        result = subprocess.run(
+            [sys.executable, str(HOOK), "replay"], env=env, capture_output=True, text=True
+        )
+        assert "1 delivered" in result.stdout
+        assert {s.trace_id for s in fake.spans} == {record["trace"]["id"]}
+
+
+def test_testing_switch_turns_the_hook_off(tmp_path: Path, spool: Path) -> None:
+    with FakeLangfuse() as fake:
+        output = copy(tmp_path / "svc", hook_env(spool, tmp_path, fake.url), "testing=true")
+        time.sleep(0.5)
+        assert "copier-payments trace" not in output
+        assert fake.received == []
+    assert spooled(spool) == []
+
+
+def test_joining_an_agents_trace(tmp_path: Path, spool: Path) -> None:
+    agent_trace = str(uuid.uuid4())
+    parent = "0123456789abcdef"
+    with FakeLangfuse() as fake:
+        env = hook_env(
+            spool,
+            tmp_path,
+            fake.url,
+            COAIA_TRACE_ID=agent_trace,
+            COAIA_SESSION_ID="agent-session-42",
+            COAIA_PARENT_OBSERVATION_ID=parent,
+        )
+        output = copy(tmp_path / "svc", env)
+        spans = fake.wait_for_spans(11)
+    expected = agent_trace.replace("-", "")
+    assert f"copier-payments trace: {expected}" in output
+    assert {s.trace_id for s in spans} == {expected}
+    root = by_name(spans)["copier-payments copy"]
+    assert root.parent_span_id == parent
+    assert root.attributes["session.id"] == "agent-session-42"
+    assert "langfuse.trace.name" not in root.attributes  # the agent names its own trace
+
+
+def test_coaia_config_file_and_environment_precedence(tmp_path: Path, spool: Path) -> None:
+    with FakeLangfuse() as fake:
+        config = {
+            "langfuse_public_key": PUBLIC_KEY,
+            "langfuse_secret_key": SENTINELS["LANGFUSE_SECRET_KEY"],
+            "langfuse_base_url": "http://127.0.0.1:9",  # overridden by the environment
+        }
+        (tmp_path / "coaia.json").write_text(json.dumps(config))
+        env = hook_env(spool, tmp_path, None, LANGFUSE_BASE_URL=fake.url)
+        copy(tmp_path / "svc", env)
+        assert fake.wait_for_spans(11)
+        assert fake.received[0].basic_user == PUBLIC_KEY
+        wait_until_empty(spool)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("4BF92F3577B34DA6A3CE929D0E0E4736", "4bf92f3577b34da6a3ce929d0e0e4736"),
+        ("4bf92f35-77b3-4da6-a3ce-929d0e0e4736", "4bf92f3577b34da6a3ce929d0e0e4736"),
+        ("my-agent-run-17", Langfuse.create_trace_id(seed="my-agent-run-17")),
+    ],
+    ids=["hex32", "uuid", "seed"],
+)
+def test_trace_id_formats(given: str, expected: str) -> None:
+    assert trace_generation.normalize_trace_id(given) == expected
+
+
+def test_secret_looking_answers_never_enter_a_record(tmp_path: Path) -> None:
+    answers = {"project_slug": "x", "stripe_api_key": "sk_live_x", "_commit": "v1"}
+    assert trace_generation.public_answers(answers) == {"project_slug": "x"}
+
+
+@pytest.fixture
+def tagged_template(tmp_path: Path) -> Path:
+    """The template as a git repository with two release tags (v0.1.0, then v0.2.0)."""
+    repo = tmp_path / "template"
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "v0.1.0"], cwd=repo, check=True)
+    subprocess.run([*git, "tag", "v0.1.0"], cwd=repo, check=True)
+    readme = repo / "template" / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\nA line added in v0.2.0.\n")
+    subprocess.run([*git, "commit", "-qam", "v0.2.0"], cwd=repo, check=True)
+    subprocess.run([*git, "tag", "v0.2.0"], cwd=repo, check=True)
+    return repo
+
+
+def test_update_is_traced_once_with_versions(
+    tmp_path: Path, spool: Path, tagged_template: Path
+) -> None:
+    project = tmp_path / "svc"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    with FakeLangfuse() as fake:
+        env = hook_env(spool, tmp_path, fake.url)
+        result = copier(
+            "copy", "--trust", "--defaults", "--vcs-ref", "v0.1.0",
+            str(tagged_template), str(project), env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        copies = fake.wait_for_spans(11)
+        subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+        subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+        subprocess.run([*git, "commit", "-qm", "generated"], cwd=project, check=True)
+        result = copier("update", "--trust", "--defaults", env=env, cwd=project)
+        assert result.returncode == 0, result.stderr
+        spans = fake.wait_for_spans(22)
+        time.sleep(1.5)  # an extra (wrong) trace would arrive by now
+        spans = fake.spans
+    assert "A line added in v0.2.0." in (project / "README.md").read_text()
+    roots = [s for s in spans if s.name.startswith("copier-payments ")]
+    assert sorted(r.name for r in roots) == ["copier-payments copy", "copier-payments update"]
+    update = next(r for r in roots if r.name == "copier-payments update")
+    assert update.attr("langfuse.trace.metadata.operation") == "update"
+    assert update.attr("langfuse.trace.metadata.version_from") == "0.1.0"
+    assert update.attr("langfuse.trace.metadata.version_to") == "0.2.0"
+    assert len(spans) == 2 * len(copies)
