@@ -93,6 +93,18 @@ def copy(destination: Path, env: dict[str, str], *data: str, **kwargs: Any) -> s
     return result.stdout + result.stderr
 
 
+def replay(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The documented replay command."""
+    return subprocess.run(
+        [sys.executable, str(HOOK), "replay"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def spooled(spool: Path) -> list[dict[str, Any]]:
     files = sorted(spool.glob("*.json")) if spool.is_dir() else []
     return [json.loads(f.read_text()) for f in files]
@@ -168,15 +180,13 @@ def test_failed_delivery_is_spooled_then_replayed(tmp_path: Path, spool: Path, m
     assert record["delivery"]["last_error"]
     assert record["schema"] == "copier-payments.trace/1"
     assert_no_secret(*(p.read_bytes() for p in spool.glob("*.json")))
+    # A replay that cannot deliver keeps the record and says so.
+    kept = replay(hook_env(spool, tmp_path, "http://127.0.0.1:9"))
+    assert kept.returncode == 1
+    assert "0 delivered, 1 kept" in kept.stdout
+    assert spooled(spool)[0]["delivery"]["attempts"] == 2
     with FakeLangfuse() as receiver:
-        result = subprocess.run(
-            [sys.executable, str(HOOK), "replay"],
-            env=hook_env(spool, tmp_path, receiver.url),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = replay(hook_env(spool, tmp_path, receiver.url))
         assert result.returncode == 0, result.stdout + result.stderr
         assert "1 delivered, 0 kept" in result.stdout
         assert {s.trace_id for s in receiver.spans} == {record["trace"]["id"]}
@@ -210,10 +220,7 @@ def test_langfuse_absent_spools(tmp_path: Path, spool: Path, python_without_lang
         (record,) = spooled(spool)
         assert fake.received == []
         # The same record is delivered once langfuse is there.
-        result = subprocess.run(
-            [sys.executable, str(HOOK), "replay"], env=env, capture_output=True, text=True
-        )
-        assert "1 delivered" in result.stdout
+        assert "1 delivered" in replay(env).stdout
         assert {s.trace_id for s in fake.spans} == {record["trace"]["id"]}
 
 
