@@ -1,6 +1,6 @@
 """Structured logging that never writes card data or secrets.
 
-Every line goes through `redact()`: card-number-like digit runs (13-19 digits, with or
+Every line goes through a `Redactor`: card-number-like digit runs (13-19 digits, with or
 without spaces or dashes, passing the Luhn check) keep only their last four digits,
 CVC-labelled values and secrets (Stripe keys, webhook secrets, bearer tokens, and every
 secret value the configuration holds) are masked. The redaction covers the
@@ -95,8 +95,6 @@ class Redactor:
         text = _CVC.sub(lambda m: f"{m.group(1)}***", text)
         return _DIGIT_RUN.sub(lambda m: _mask_card_numbers(m.group(0)), text)
 
-
-redact = Redactor()
 
 
 class JsonFormatter(logging.Formatter):
