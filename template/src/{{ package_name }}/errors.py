@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .domain.errors import DomainError
+from .processors.base import ProcessorError
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +40,44 @@ class ApiError(Exception):
         code: str,
         message: str,
         headers: dict[str, str] | None = None,
+        **extra: str,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
         self.headers = headers
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+
+#: How each kind of processor failure is answered.
+_PROCESSOR_ERRORS: dict[str, tuple[int, str]] = {
+    "declined": (402, "card_declined"),
+    "rate_limited": (503, "processor_rate_limited"),
+    "invalid_request": (422, "processor_invalid_request"),
+    "authentication": (500, "processor_authentication"),
+    "unavailable": (503, "processor_unavailable"),
+    "error": (502, "processor_error"),
+}
+
+
+def as_api_error(exc: Exception) -> ApiError | None:
+    """The API error for a domain or processor failure (None for anything else)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, DomainError):
+        return ApiError(exc.status_code, exc.code, exc.message)
+    if isinstance(exc, ProcessorError):
+        status, code = _PROCESSOR_ERRORS[exc.kind]
+        headers = None
+        if status == 503:
+            headers = {"Retry-After": str(exc.retry_after or 5)}
+        extra = {"decline_code": exc.decline_code} if exc.decline_code else {}
+        return ApiError(status, code, exc.message, headers, **extra)
+    return None
 
 
 def error_response(
@@ -52,8 +88,11 @@ def error_response(
 
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, exc.code, exc.message, exc.headers)
+    error = as_api_error(exc)
+    assert error is not None
+    if error.status_code >= 500:
+        log.error("request failed: %s (%s)", error.code, error.message)
+    return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -84,7 +123,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
+    for kind in (ApiError, DomainError, ProcessorError):
+        app.add_exception_handler(kind, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -96,7 +96,6 @@ class Redactor:
         return _DIGIT_RUN.sub(lambda m: _mask_card_numbers(m.group(0)), text)
 
 
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, extra fields, exception.
 

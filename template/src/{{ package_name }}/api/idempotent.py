@@ -1,0 +1,44 @@
+"""Running a POST under its Idempotency-Key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from ..domain.idempotency import IdempotencyKeys, fingerprint
+from ..errors import as_api_error
+
+Handler = Callable[[str | None], tuple[int, dict[str, Any]]]
+
+
+def idempotent(request: Request, body: BaseModel | None, handler: Handler) -> Response:
+    """Run `handler(key)` at most once per Idempotency-Key and request body."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        status, payload = handler(None)
+        return JSONResponse(payload, status_code=status)
+    keys: IdempotencyKeys = request.app.state.idempotency
+    scope = f"{request.method} {request.url.path}"
+    stored = keys.begin(scope, key, fingerprint(body.model_dump() if body else None))
+    if stored is not None:
+        return Response(
+            stored.body,
+            status_code=stored.status,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
+    try:
+        status, payload = handler(key)
+    except Exception as exc:
+        error = as_api_error(exc)
+        if error is None or error.status_code >= 500:
+            keys.release(scope, key)  # "try again": the retry must be able to run
+            raise
+        status, payload = error.status_code, error.body()
+    keys.complete(scope, key, status, json.dumps(payload))
+    return JSONResponse(payload, status_code=status)

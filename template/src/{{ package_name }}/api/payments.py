@@ -1,0 +1,128 @@
+"""POST /api/checkout, GET /api/payments/{id}, POST /api/payments/{id}/refunds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..catalog import Product
+from ..domain.errors import Unprocessable
+from ..domain.idempotency import derived_id
+from ..domain.payments import NewCheckout, Payments
+from ..models import Payment, Refund
+from .idempotent import idempotent
+from .security import require_api_token
+
+router = APIRouter(prefix="/api", tags=["payments"], dependencies=[Depends(require_api_token)])
+
+
+class CheckoutBody(BaseModel):
+    # Unknown fields are refused: nothing else (a card number, say) is ever accepted.
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int | None = Field(None, gt=0, le=99_999_999, description="minor units")
+    currency: str | None = Field(None, pattern="^[A-Za-z]{3}$")
+    description: str | None = Field(None, min_length=1, max_length=500)
+    processor: str | None = Field(None, max_length=20)
+    customer_email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    reference: str | None = Field(None, max_length=255)
+    product: str | None = Field(None, max_length=100, description="a catalog.yml product key")
+
+
+class RefundBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int | None = Field(None, gt=0, description="minor units; default: all that is left")
+    reason: str | None = Field(None, max_length=500)
+
+
+def payment_json(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "status": payment.status,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "amount_refunded": payment.amount_refunded,
+        "processor": payment.processor,
+        "processor_ref": payment.processor_ref,
+        "reference": payment.reference,
+    }
+
+
+def refund_json(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "payment_id": refund.payment_id,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "status": refund.status,
+        "reason": refund.reason,
+    }
+
+
+def priced(body: CheckoutBody, products: dict[str, Product]) -> tuple[int, str, str, str | None]:
+    """(amount, currency, description, product key) from a catalog key or explicit values."""
+    if body.product is not None:
+        if body.amount is not None or body.currency is not None:
+            raise Unprocessable("give either a catalog product or an amount and currency")
+        product = products.get(body.product)
+        if product is None:
+            raise Unprocessable(f"no product {body.product!r} in catalog.yml")
+        return product.amount, product.currency, body.description or product.name, product.key
+    if body.amount is None or body.currency is None or body.description is None:
+        raise Unprocessable("amount, currency and description are required without a product")
+    return body.amount, body.currency.lower(), body.description, None
+
+
+@router.post("/checkout", status_code=201)
+def create_checkout(body: CheckoutBody, request: Request) -> Response:
+    state = request.app.state
+    payments: Payments = state.payments
+
+    def run(key: str | None) -> tuple[int, dict[str, Any]]:
+        amount, currency, description, product = priced(body, state.products)
+        payment_id = derived_id("pay", "POST /api/checkout", key)
+        base = state.settings.public_base_url.rstrip("/")
+        payment = payments.create_checkout(
+            NewCheckout(
+                payment_id=payment_id,
+                amount=amount,
+                currency=currency,
+                description=description,
+                processor=body.processor or state.settings.default_processor,
+                success_url=f"{base}/checkout/success?payment_id={payment_id}",
+                cancel_url=f"{base}/checkout/cancel?payment_id={payment_id}",
+                customer_email=body.customer_email,
+                reference=body.reference,
+                product_key=product,
+            )
+        )
+        return 201, {
+            "payment_id": payment.id,
+            "status": payment.status,
+            "processor": payment.processor,
+            "checkout_url": payment.checkout_url,
+        }
+
+    return idempotent(request, body, run)
+
+
+@router.get("/payments/{payment_id}")
+def get_payment(payment_id: str, request: Request) -> dict[str, Any]:
+    payments: Payments = request.app.state.payments
+    return payment_json(payments.get(payment_id))
+
+
+@router.post("/payments/{payment_id}/refunds", status_code=201)
+def create_refund(payment_id: str, body: RefundBody, request: Request) -> Response:
+    payments: Payments = request.app.state.payments
+
+    def run(key: str | None) -> tuple[int, dict[str, Any]]:
+        refund_id = derived_id("re", f"POST /api/payments/{payment_id}/refunds", key)
+        refund = payments.refund(payment_id, refund_id, body.amount, body.reason)
+        return 201, refund_json(refund)
+
+    return idempotent(request, body, run)

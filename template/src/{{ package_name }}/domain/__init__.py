@@ -1,0 +1,1 @@
+"""Processor-neutral payment logic. It never imports a processor SDK."""

@@ -1,0 +1,229 @@
+"""Payments: an explicit state machine, checkouts, refunds.
+
+State only changes through `transition()`, which refuses (and logs) any change the table
+below does not allow, and appends every change to `payment_events`, the payment's history.
+Calls to processors happen outside database transactions; the rows they depend on are
+written first, so a crash or timeout between the two is resumed, not duplicated, by a
+retry (the processor call carries an idempotency key derived from our own ids).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..models import Payment, PaymentEvent, Refund, utcnow
+from ..processors.base import CheckoutRequest, Processor, RefundRequest
+from .errors import Conflict, IllegalTransition, NotFound, Unprocessable
+
+log = logging.getLogger(__name__)
+
+#: Allowed status changes. Anything else is refused.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"succeeded", "failed", "canceled"}),
+    "succeeded": frozenset({"partially_refunded", "refunded", "disputed"}),
+    "partially_refunded": frozenset({"partially_refunded", "refunded", "disputed"}),
+    "disputed": frozenset({"succeeded", "partially_refunded", "refunded"}),
+    "failed": frozenset(),
+    "canceled": frozenset(),
+    "refunded": frozenset(),
+}
+REFUNDABLE = frozenset({"succeeded", "partially_refunded"})
+#: Refunds that count against what is left to refund.
+COUNTED_REFUNDS = ("pending", "succeeded")
+
+
+def transition(
+    session: Session,
+    payment: Payment,
+    to: str,
+    *,
+    event_type: str,
+    amount: int | None = None,
+    processor_event_id: str | None = None,
+    message: str | None = None,
+) -> None:
+    """Move `payment` to `to`, recording the change; refuse an illegal change."""
+    if to not in TRANSITIONS[payment.status]:
+        log.warning(
+            "illegal payment transition refused",
+            extra={"payment_id": payment.id, "from": payment.status, "to": to, "event": event_type},
+        )
+        raise IllegalTransition(f"a {payment.status} payment cannot become {to}")
+    session.add(
+        PaymentEvent(
+            payment_id=payment.id,
+            type=event_type,
+            status_from=payment.status,
+            status_to=to,
+            amount=amount,
+            processor_event_id=processor_event_id,
+            message=message,
+        )
+    )
+    payment.status = to
+
+
+@dataclass(frozen=True)
+class NewCheckout:
+    payment_id: str
+    amount: int
+    currency: str
+    description: str
+    processor: str
+    success_url: str
+    cancel_url: str
+    customer_email: str | None = None
+    reference: str | None = None
+    product_key: str | None = None
+
+
+class Payments:
+    def __init__(
+        self, sessions: sessionmaker[Session], processors: Mapping[str, Processor]
+    ) -> None:
+        self.sessions = sessions
+        self.processors = processors
+
+    def processor(self, name: str) -> Processor:
+        try:
+            return self.processors[name]
+        except KeyError:
+            raise Unprocessable(
+                f"processor {name!r} is not configured in this service "
+                f"(available: {', '.join(sorted(self.processors)) or 'none'})"
+            ) from None
+
+    def get(self, payment_id: str) -> Payment:
+        with self.sessions() as session:
+            payment = session.get(Payment, payment_id)
+            if payment is None:
+                raise NotFound(f"no payment {payment_id}")
+            return payment
+
+    def create_checkout(self, new: NewCheckout) -> Payment:
+        """Create the payment (or resume it) and its checkout at the processor."""
+        adapter = self.processor(new.processor)
+        with self.sessions.begin() as session:
+            payment = session.get(Payment, new.payment_id)
+            if payment is None:
+                payment = Payment(
+                    id=new.payment_id,
+                    processor=new.processor,
+                    amount=new.amount,
+                    currency=new.currency,
+                    description=new.description,
+                    reference=new.reference,
+                    product_key=new.product_key,
+                )
+                session.add(payment)
+                session.add(
+                    PaymentEvent(payment_id=new.payment_id, type="created", status_to="pending")
+                )
+            elif payment.processor_ref is not None:
+                return payment
+        checkout = adapter.create_checkout(
+            CheckoutRequest(
+                payment_id=new.payment_id,
+                amount=new.amount,
+                currency=new.currency,
+                description=new.description,
+                success_url=new.success_url,
+                cancel_url=new.cancel_url,
+                customer_email=new.customer_email,
+            )
+        )
+        with self.sessions.begin() as session:
+            payment = session.get_one(Payment, new.payment_id)
+            payment.processor_ref = checkout.processor_ref
+            payment.checkout_url = checkout.url
+        return payment
+
+    def refund(
+        self, payment_id: str, refund_id: str, amount: int | None, reason: str | None
+    ) -> Refund:
+        """Refund all or part of what is left; refuse more than that before any call."""
+        with self.sessions.begin() as session:
+            existing = session.get(Refund, refund_id)
+            if existing is not None:
+                return existing
+            payment = session.scalars(
+                select(Payment).where(Payment.id == payment_id).with_for_update()
+            ).one_or_none()
+            if payment is None:
+                raise NotFound(f"no payment {payment_id}")
+            if payment.status not in REFUNDABLE:
+                raise Conflict(f"a {payment.status} payment cannot be refunded")
+            counted = session.scalar(
+                select(func.coalesce(func.sum(Refund.amount), 0)).where(
+                    Refund.payment_id == payment_id, Refund.status.in_(COUNTED_REFUNDS)
+                )
+            )
+            refundable = payment.amount - int(counted or 0)
+            amount = refundable if amount is None else amount
+            if amount <= 0 or amount > refundable:
+                raise Unprocessable(
+                    f"refund amount {amount} exceeds the refundable remainder {refundable} "
+                    f"{payment.currency}"
+                )
+            if payment.processor_payment_id is None:
+                raise Conflict("the processor has not confirmed this payment yet")
+            refund = Refund(
+                id=refund_id,
+                payment_id=payment_id,
+                processor=payment.processor,
+                amount=amount,
+                currency=payment.currency,
+                reason=reason,
+            )
+            session.add(refund)
+            request = RefundRequest(
+                refund_id=refund_id,
+                processor_payment_id=payment.processor_payment_id,
+                amount=amount,
+                currency=payment.currency,
+                reason=reason,
+            )
+        adapter = self.processor(payment.processor)
+        try:
+            result = adapter.refund(request)
+        except Exception:
+            with self.sessions.begin() as session:
+                session.get_one(Refund, refund_id).status = "failed"
+            raise
+        with self.sessions.begin() as session:
+            refund = session.get_one(Refund, refund_id)
+            refund.processor_refund_id = result.processor_refund_id
+            if result.status == "succeeded":
+                self._apply_refund(session, refund)
+            else:
+                refund.status = result.status
+        return refund
+
+    def _apply_refund(self, session: Session, refund: Refund) -> None:
+        payment = session.scalars(
+            select(Payment).where(Payment.id == refund.payment_id).with_for_update()
+        ).one()
+        refund.status = "succeeded"
+        payment.amount_refunded += refund.amount
+        to = "refunded" if payment.amount_refunded >= payment.amount else "partially_refunded"
+        transition(session, payment, to, event_type="refund.succeeded", amount=refund.amount)
+
+    def apply_snapshot(self, payment_id: str) -> Payment:
+        """Bring a pending payment up to date from the processor (after a redirect or event)."""
+        payment = self.get(payment_id)
+        if payment.processor_ref is None:
+            return payment
+        snapshot = self.processor(payment.processor).retrieve_payment(payment.processor_ref)
+        with self.sessions.begin() as session:
+            payment = session.get_one(Payment, payment_id)
+            payment.processor_payment_id = snapshot.processor_payment_id
+            payment.livemode = snapshot.livemode
+            if snapshot.status != payment.status and payment.status == "pending":
+                transition(session, payment, snapshot.status, event_type="processor.sync")
+            payment.processor_updated_at = utcnow()
+        return payment
