@@ -1,0 +1,1 @@
+"""Webhooks: verify, store durably (the inbox), then apply to the domain."""
