@@ -147,13 +147,13 @@ def schema_facts(root: Path, files: list[str]) -> dict[str, Any]:
 
 
 def webhook_facts(root: Path, files: list[str]) -> dict[str, Any]:
+    """Event types handled: the keys of the HANDLERS mapping in the service's webhooks/."""
     events: set[str] = set()
     for name in files:
         if name.endswith(".py"):
-            # Handled event types are declared as HANDLED_EVENTS = (...) in webhooks/.
-            text = _read(root, name)
-            for block in re.findall(r"HANDLED_EVENTS[^=]*=\s*[\(\[{](.*?)[\)\]}]", text, re.S):
-                events.update(re.findall(r"[\"']([\w.\-]+)[\"']", block))
+            block = re.search(r"^HANDLERS\b[^=]*=\s*\{(.*?)^\}", _read(root, name), re.M | re.S)
+            if block:
+                events.update(re.findall(r"^\s*[\"']([\w.\-]+)[\"']\s*:", block.group(1), re.M))
     return {"event_types": sorted(events)}
 
 

@@ -98,6 +98,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("project", sorted(MATRIX), indirect=True)
 
 
+def rendered(name: str, copie: Copie, cache: dict[str, Rendered]) -> Rendered:
+    """Matrix entry `name`, rendered and installed once per session."""
+    if name not in cache:
+        result = copie.copy(extra_answers={**MATRIX[name], "testing": True})
+        if result.exception is not None or result.project_dir is None:
+            pytest.fail(f"rendering {name} failed: {result.exception!r}")
+        project = Rendered(name, result.project_dir, result.answers, name in STATIC_ONLY)
+        install(project)
+        cache[name] = project
+    return cache[name]
+
+
 @pytest.fixture
 def project(
     request: pytest.FixtureRequest,
@@ -105,15 +117,7 @@ def project(
     rendered_projects: dict[str, Rendered],
 ) -> Rendered:
     """A matrix entry, rendered and installed once per session."""
-    name: str = request.param
-    if name not in rendered_projects:
-        result = copie_session.copy(extra_answers={**MATRIX[name], "testing": True})
-        if result.exception is not None or result.project_dir is None:
-            pytest.fail(f"rendering {name} failed: {result.exception!r}")
-        rendered = Rendered(name, result.project_dir, result.answers, name in STATIC_ONLY)
-        install(rendered)
-        rendered_projects[name] = rendered
-    return rendered_projects[name]
+    return rendered(request.param, copie_session, rendered_projects)
 
 
 @pytest.fixture

@@ -164,6 +164,8 @@ def test_copy_is_traced(tmp_path: Path, spool: Path) -> None:
     schema = names["database_schema"].json("output")
     assert schema["heads"] == ["0001"]
     assert {"payments", "webhook_events", "idempotency_keys"} <= set(schema["tables"])
+    events = names["webhooks"].json("output")["event_types"]
+    assert {"checkout.session.completed", "payment_intent.payment_failed"} <= set(events)
     config = names["configuration"].json("output")
     assert "STRIPE_SECRET_KEY" in config["variables"]
     assert all(fake.received[i].basic_user == PUBLIC_KEY for i in range(len(fake.received)))

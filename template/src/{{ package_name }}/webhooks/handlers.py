@@ -74,6 +74,7 @@ def payment_failed(session: Session, event: WebhookEvent) -> None:
     payment.failure_message = error.get("message")
 
 
+#: Event type -> effect. The generation trace lists these keys (hooks/trace_generation.py).
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": checkout_completed,
     "checkout.session.async_payment_succeeded": lambda s, e: _move(s, e, "succeeded"),
@@ -81,5 +82,3 @@ HANDLERS: dict[str, Handler] = {
     "checkout.session.expired": lambda s, e: _move(s, e, "canceled"),
     "payment_intent.payment_failed": payment_failed,
 }
-#: Read by the generation trace (hooks/trace_generation.py).
-HANDLED_EVENTS = tuple(HANDLERS)
