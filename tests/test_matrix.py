@@ -14,9 +14,10 @@ SKIP_DIRS = {".venv", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__
 ANSWER_KEYS = [
     key for key in yaml.safe_load((ROOT / "copier.yml").read_text()) if not key.startswith("_")
 ]
-# A copier expression or tag: any reference to an answer or to copier's own variables.
+# A copier expression or tag: a reference to an answer or to copier's own variables
+# (an attribute of the same name, such as `product.description`, is not one).
 COPIER_JINJA = re.compile(
-    r"(\{\{|\{%)[^}]*\b(" + "|".join(map(re.escape, ANSWER_KEYS)) + r"|_copier\w*)\b"
+    r"(\{\{|\{%)[^}]*(?<![.\w])(" + "|".join(map(re.escape, ANSWER_KEYS)) + r"|_copier\w*)\b"
 )
 ANY_JINJA = re.compile(r"\{\{|\{%|\{#")
 

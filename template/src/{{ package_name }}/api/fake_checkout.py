@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from html import escape
+from string import Template
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -16,17 +17,20 @@ from .webhooks import ingest
 
 router = APIRouter(include_in_schema=False)
 
-PAGE = """<!doctype html>
+PAGE = Template("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Fake checkout</title>
-<style nonce="{nonce}">body{{font-family:system-ui,sans-serif;max-width:30rem;margin:3rem auto}}
-button{{display:block;width:100%;margin:.5rem 0;padding:.6rem}}.error{{color:#b00}}</style>
+<style nonce="$nonce">
+body { font-family: system-ui, sans-serif; max-width: 30rem; margin: 3rem auto }
+button { display: block; width: 100%; margin: .5rem 0; padding: .6rem }
+.error { color: #b00 }
+</style>
 </head><body>
 <h1>Fake checkout</h1>
-<p>{description}: <strong>{amount}</strong></p>
-<p class="error" role="alert">{error}</p>
+<p>$description: <strong>$amount</strong></p>
+<p class="error" role="alert">$error</p>
 <p>Test mode: no card is asked for and no money moves.</p>
-<form method="post">{buttons}</form>
-</body></html>"""
+<form method="post">$buttons</form>
+</body></html>""")
 CHOICES = (
     ("succeed", "Pay (succeeds)"),
     ("decline", "Pay (declined)"),
@@ -58,7 +62,7 @@ def page(ref: str, adapter: FakeProcessor, error: str = "", authenticate: bool =
         f'<button name="outcome" value="{value}">{label}</button>'
         for value, label in (AUTH_CHOICES if authenticate else CHOICES)
     )
-    html = PAGE.format(
+    html = PAGE.substitute(
         nonce=nonce,
         description=escape(checkout.description),
         amount=escape(f"{checkout.amount / 100:.2f} {checkout.currency.upper()}"),

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Payment, PaymentEvent, Refund, utcnow
 from ..processors.base import CheckoutRequest, Processor, RefundRequest
+from .catalog import active_price
 from .errors import Conflict, IllegalTransition, NotFound, Unprocessable
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,11 @@ class Payments:
                 )
             elif payment.processor_ref is not None:
                 return payment
+            price_ref = None
+            if new.product_key is not None:
+                price_ref = active_price(
+                    session, new.processor, new.product_key, new.amount, new.currency
+                )
         checkout = adapter.create_checkout(
             CheckoutRequest(
                 payment_id=new.payment_id,
@@ -135,6 +141,7 @@ class Payments:
                 success_url=new.success_url,
                 cancel_url=new.cancel_url,
                 customer_email=new.customer_email,
+                price_ref=price_ref,
             )
         )
         with self.sessions.begin() as session:

@@ -36,7 +36,30 @@ class CheckoutRequest:
     cancel_url: str
     customer_email: str | None = None
     mode: CheckoutMode = "hosted"
+    #: A price created by `catalog sync`, used instead of an ad-hoc amount.
+    price_ref: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """A catalog.yml product, to create or update at a processor."""
+
+    key: str
+    name: str
+    description: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class CatalogRef:
+    """Where a catalog item lives at a processor."""
+
+    product_id: str
+    price_id: str
+    created: bool
+    archived_price_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,4 +158,8 @@ class Processor(Protocol):
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         """Verify a delivery's signature and parse it; raise WebhookVerificationError."""
+        ...
+
+    def sync_product(self, item: CatalogItem) -> CatalogRef | None:
+        """Create or update `item` at the processor, never mutating a price (None: no catalog)."""
         ...

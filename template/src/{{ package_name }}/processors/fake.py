@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .base import (
+    CatalogItem,
+    CatalogRef,
     Checkout,
     CheckoutRequest,
     PaymentSnapshot,
@@ -102,6 +104,13 @@ class FakeProcessor:
             livemode=False,
             created_at=datetime.fromtimestamp(event["created"], UTC),
             data=event["data"]["object"],
+        )
+
+    def sync_product(self, item: CatalogItem) -> CatalogRef:
+        return CatalogRef(
+            product_id=f"fk_prod_{item.key}",
+            price_id=f"fk_price_{item.key}_{item.amount}_{item.currency}",
+            created=False,
         )
 
     # -- the hosted page's side ------------------------------------------------------------
