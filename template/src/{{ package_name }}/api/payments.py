@@ -99,7 +99,7 @@ def create_checkout(body: CheckoutBody, request: Request) -> Response:
                 reference=body.reference,
                 product_key=product,
             )
-        )
+        ).payment
         return 201, {
             "payment_id": payment.id,
             "status": payment.status,

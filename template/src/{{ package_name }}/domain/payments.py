@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Payment, PaymentEvent, Refund, utcnow
-from ..processors.base import CheckoutRequest, Processor, RefundRequest
+from ..processors.base import CheckoutMode, CheckoutRequest, Processor, RefundRequest
 from .catalog import active_price
 from .errors import Conflict, IllegalTransition, NotFound, Unprocessable
 
@@ -81,6 +81,14 @@ class NewCheckout:
     customer_email: str | None = None
     reference: str | None = None
     product_key: str | None = None
+    mode: CheckoutMode = "hosted"
+
+
+@dataclass(frozen=True)
+class Started:
+    payment: Payment
+    #: For embedded checkout: what the processor's script needs (never stored).
+    client_secret: str | None = None
 
 
 class Payments:
@@ -106,7 +114,7 @@ class Payments:
                 raise NotFound(f"no payment {payment_id}")
             return payment
 
-    def create_checkout(self, new: NewCheckout) -> Payment:
+    def create_checkout(self, new: NewCheckout) -> Started:
         """Create the payment (or resume it) and its checkout at the processor."""
         adapter = self.processor(new.processor)
         with self.sessions.begin() as session:
@@ -125,8 +133,8 @@ class Payments:
                 session.add(
                     PaymentEvent(payment_id=new.payment_id, type="created", status_to="pending")
                 )
-            elif payment.processor_ref is not None:
-                return payment
+            elif payment.processor_ref is not None and new.mode == "hosted":
+                return Started(payment)
             price_ref = None
             if new.product_key is not None:
                 price_ref = active_price(
@@ -141,6 +149,7 @@ class Payments:
                 success_url=new.success_url,
                 cancel_url=new.cancel_url,
                 customer_email=new.customer_email,
+                mode=new.mode,
                 price_ref=price_ref,
             )
         )
@@ -148,7 +157,7 @@ class Payments:
             payment = session.get_one(Payment, new.payment_id)
             payment.processor_ref = checkout.processor_ref
             payment.checkout_url = checkout.url
-        return payment
+        return Started(payment, checkout.client_secret)
 
     def refund(
         self, payment_id: str, refund_id: str, amount: int | None, reason: str | None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,23 +15,24 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from ..domain.errors import NotFound
-from ..domain.payments import NewCheckout, Payments
+from ..domain.payments import NewCheckout, Payments, Started
 from ..errors import ApiError
 from ..models import new_id
+from ..processors.base import CheckoutMode
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 FINAL_STATUSES = {"succeeded", "failed", "canceled", "refunded", "partially_refunded", "disputed"}
 
 
-def page_csp(nonce: str, script_src: str = "", frame_src: str = "") -> str:
-    """A strict page policy; checkout pages add their processor's script and frame hosts."""
+def page_csp(nonce: str, script_src: str = "", frame_src: str = "", connect_src: str = "") -> str:
+    """A strict page policy; the checkout page adds its processor's script and frame hosts."""
     frames = frame_src or "'none'"
     return (
         f"default-src 'self'; script-src 'nonce-{nonce}' {script_src}; "
         f"style-src 'self' 'nonce-{nonce}'; frame-src {frames}; "
-        "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'; object-src 'none'"
+        f"img-src 'self' data:; connect-src 'self' {connect_src}; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'; object-src 'none'"
     )
 
 
@@ -57,11 +58,25 @@ def pricing(request: Request) -> HTMLResponse:
     return render(request, "pricing.html", products=list(request.app.state.products.values()))
 
 
-@router.post("/checkout")
-async def start_checkout(request: Request) -> Response:
-    """A buyer chose a product: create the payment and go to the processor's checkout."""
-    form = parse_qs((await request.body()).decode())
-    key = form.get("product", [""])[0]
+#: What Stripe's embedded Checkout needs, on its page only.
+STRIPE_SCRIPT = "https://js.stripe.com"
+STRIPE_FRAMES = "https://js.stripe.com https://*.js.stripe.com https://checkout.stripe.com"
+STRIPE_CONNECT = "https://api.stripe.com https://checkout.stripe.com"
+
+
+def _embedded(request: Request) -> bool:
+    """Stripe Checkout is embedded when Stripe is the processor and its publishable key is set."""
+    settings = request.app.state.settings
+    return settings.default_processor == "stripe" and bool(
+        getattr(settings, "stripe_publishable_key", None)
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs((await request.body()).decode()).items()}
+
+
+def _start(request: Request, key: str, mode: CheckoutMode) -> Started:
     product = request.app.state.products.get(key)
     if product is None:
         raise ApiError(422, "validation_error", f"no product {key!r}")
@@ -69,8 +84,7 @@ async def start_checkout(request: Request) -> Response:
     payments: Payments = state.payments
     payment_id = new_id("pay")
     base = state.settings.public_base_url.rstrip("/")
-    payment = await run_in_threadpool(
-        payments.create_checkout,
+    return payments.create_checkout(
         NewCheckout(
             payment_id=payment_id,
             amount=product.amount,
@@ -80,11 +94,56 @@ async def start_checkout(request: Request) -> Response:
             success_url=f"{base}/checkout/success?payment_id={payment_id}",
             cancel_url=f"{base}/checkout/cancel?payment_id={payment_id}",
             product_key=product.key,
-        ),
+            mode=mode,
+        )
     )
-    if payment.checkout_url is None:
+
+
+@router.post("/checkout")
+async def start_checkout(request: Request) -> Response:
+    """A buyer chose a product: go to the processor's checkout (hosted, or embedded here)."""
+    key = (await _form(request)).get("product", "")
+    if _embedded(request):
+        return RedirectResponse(f"/checkout/pay?product={quote(key)}", status_code=303)
+    started = await run_in_threadpool(_start, request, key, "hosted")
+    if started.payment.checkout_url is None:
         raise ApiError(502, "processor_error", "the processor gave no checkout page")
-    return RedirectResponse(payment.checkout_url, status_code=303)
+    return RedirectResponse(started.payment.checkout_url, status_code=303)
+
+
+@router.get("/checkout/pay", response_class=HTMLResponse)
+def pay(request: Request, product: str) -> HTMLResponse:
+    """Stripe's embedded Checkout: the only page that loads a processor's script."""
+    if not _embedded(request) or product not in request.app.state.products:
+        raise ApiError(404, "not_found", "no embedded checkout here")
+    nonce = secrets.token_urlsafe(16)
+    response = templates.TemplateResponse(
+        request,
+        "pay.html",
+        {
+            "title": request.app.title,
+            "nonce": nonce,
+            "env": request.app.state.settings.environment,
+            "product": request.app.state.products[product],
+            "publishable_key": request.app.state.settings.stripe_publishable_key,
+        },
+    )
+    response.headers["Content-Security-Policy"] = page_csp(
+        nonce, script_src=STRIPE_SCRIPT, frame_src=STRIPE_FRAMES, connect_src=STRIPE_CONNECT
+    )
+    return response
+
+
+@router.post("/checkout/embedded")
+async def embedded_session(request: Request) -> dict[str, str]:
+    """Create the embedded Checkout Session; stripe.js asks for its client secret."""
+    if not _embedded(request):
+        raise ApiError(404, "not_found", "no embedded checkout here")
+    key = (await _form(request)).get("product", "")
+    started = await run_in_threadpool(_start, request, key, "embedded")
+    if started.client_secret is None:
+        raise ApiError(502, "processor_error", "the processor gave no client secret")
+    return {"clientSecret": started.client_secret}
 
 
 def _payment(request: Request, payment_id: str) -> Any:
