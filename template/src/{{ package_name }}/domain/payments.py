@@ -17,7 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Payment, PaymentEvent, Refund, utcnow
-from ..processors.base import CheckoutMode, CheckoutRequest, Processor, RefundRequest
+from ..processors.base import (
+    CheckoutMode,
+    CheckoutRequest,
+    Processor,
+    ProcessorError,
+    RefundRequest,
+)
 from .catalog import active_price
 from .errors import Conflict, IllegalTransition, NotFound, Unprocessable
 
@@ -34,6 +40,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "refunded": frozenset(),
 }
 REFUNDABLE = frozenset({"succeeded", "partially_refunded"})
+#: Processor failures after which the call may have happened, or may succeed if retried.
+RETRYABLE = frozenset({"unavailable", "rate_limited", "error"})
 #: Refunds that count against what is left to refund.
 COUNTED_REFUNDS = ("pending", "succeeded")
 
@@ -207,9 +215,20 @@ class Payments:
         adapter = self.processor(payment.processor)
         try:
             result = adapter.refund(request)
+        except ProcessorError as exc:
+            with self.sessions.begin() as session:
+                refund = session.get_one(Refund, refund_id)
+                if exc.kind in RETRYABLE:
+                    # Outcome unknown: forget the attempt, so a retry (same id, same
+                    # processor idempotency key) finds out instead of returning "failed".
+                    session.delete(refund)
+                else:
+                    refund.status = "failed"
+                    refund.failure_reason = exc.message
+            raise
         except Exception:
             with self.sessions.begin() as session:
-                session.get_one(Refund, refund_id).status = "failed"
+                session.delete(session.get_one(Refund, refund_id))
             raise
         with self.sessions.begin() as session:
             refund = session.get_one(Refund, refund_id)
