@@ -1,4 +1,4 @@
-"""POST /webhooks/{processor}: verify, store durably, then apply."""
+"""POST /webhooks/{processor}: verify, then store durably; the worker applies it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import ApiError
 from ..processors.base import Processor, WebhookVerificationError
-from ..webhooks.inbox import process, store
+from ..webhooks.inbox import store
 
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger(__name__)
@@ -35,25 +35,20 @@ async def read_body(request: Request) -> bytes:
 def ingest(
     request: Request, adapter: Processor, body: bytes, headers: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Verify and store a delivery, then process it; shared with the fake checkout page."""
+    """Verify and store a delivery; shared with the fake checkout page."""
     try:
         delivery = adapter.parse_webhook(body, headers)
     except WebhookVerificationError as exc:
         log.warning("webhook refused: %s", exc, extra={"processor": adapter.name})
         raise ApiError(400, "invalid_signature", "the webhook signature is invalid") from None
-    sessions = request.app.state.sessions
+    state = request.app.state
     try:
-        stored = store(sessions, delivery, body)
+        stored = store(state.sessions, delivery, body, live=state.settings.is_production)
     except SQLAlchemyError:
         log.error("webhook not stored: database unavailable", extra={"processor": adapter.name})
         raise ApiError(
             503, "database_unavailable", "try again later", {"Retry-After": "5"}
         ) from None
-    if not stored.duplicate:
-        try:
-            process(sessions, stored.id, delivery)
-        except SQLAlchemyError:
-            log.error("webhook stored, processing deferred: database error")
     return {"received": True, "duplicate": stored.duplicate}
 
 

@@ -13,9 +13,10 @@ says how:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 CheckoutMode = Literal["hosted", "embedded"]
@@ -115,6 +116,19 @@ class WebhookEvent:
     data: Mapping[str, Any]
 
 
+def stripe_shaped_event(processor: str, body: bytes) -> WebhookEvent:
+    """An event in Stripe's shape (Stripe's own, and the fake processor's)."""
+    event = json.loads(body)
+    return WebhookEvent(
+        processor=processor,
+        event_id=str(event["id"]),
+        type=str(event["type"]),
+        livemode=bool(event.get("livemode", False)),
+        created_at=datetime.fromtimestamp(int(event["created"]), UTC),
+        data=event["data"]["object"],
+    )
+
+
 class ProcessorError(Exception):
     """A processor call failed; `kind` says how, the message never contains a secret."""
 
@@ -158,6 +172,10 @@ class Processor(Protocol):
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         """Verify a delivery's signature and parse it; raise WebhookVerificationError."""
+        ...
+
+    def event_from_payload(self, body: bytes) -> WebhookEvent:
+        """Parse a delivery stored by the inbox (already verified when it arrived)."""
         ...
 
     def sync_product(self, item: CatalogItem) -> CatalogRef | None:

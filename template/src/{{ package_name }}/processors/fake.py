@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .base import (
@@ -31,6 +30,7 @@ from .base import (
     RefundResult,
     WebhookEvent,
     WebhookVerificationError,
+    stripe_shaped_event,
 )
 
 SIGNATURE_HEADER = "fake-signature"
@@ -96,15 +96,10 @@ class FakeProcessor:
             raise WebhookVerificationError("the signature does not match")
         if abs(time.time() - timestamp) > TOLERANCE_S:
             raise WebhookVerificationError("the signature is too old or in the future")
-        event = json.loads(body)
-        return WebhookEvent(
-            processor=self.name,
-            event_id=event["id"],
-            type=event["type"],
-            livemode=False,
-            created_at=datetime.fromtimestamp(event["created"], UTC),
-            data=event["data"]["object"],
-        )
+        return self.event_from_payload(body)
+
+    def event_from_payload(self, body: bytes) -> WebhookEvent:
+        return stripe_shaped_event(self.name, body)
 
     def sync_product(self, item: CatalogItem) -> CatalogRef:
         return CatalogRef(

@@ -1,25 +1,21 @@
-"""The inbox: every verified delivery is stored before it is processed.
+"""The inbox: every verified delivery is stored before it is processed (by the worker).
 
 Storing is idempotent per (processor, event id): a duplicate delivery is acknowledged and
-has no second effect. Processing happens after the delivery is committed; a failure is
-recorded on the event (status `failed`, attempts, last error), never lost.
+has no second effect. A test-mode event reaching a live service, or the reverse, and an
+event type nobody handles, are stored as `ignored`.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..domain.errors import DomainError
-from ..models import WebhookEvent, utcnow
+from ..models import WebhookEvent
 from ..processors.base import WebhookEvent as Delivery
 from .handlers import HANDLERS
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,8 +24,9 @@ class Stored:
     duplicate: bool
 
 
-def store(sessions: sessionmaker[Session], delivery: Delivery, body: bytes) -> Stored:
+def store(sessions: sessionmaker[Session], delivery: Delivery, body: bytes, live: bool) -> Stored:
     """Record a verified delivery; a second delivery of the same event is a duplicate."""
+    wrong_mode = delivery.livemode is not None and delivery.livemode != live
     row = WebhookEvent(
         processor=delivery.processor,
         event_id=delivery.event_id,
@@ -37,7 +34,8 @@ def store(sessions: sessionmaker[Session], delivery: Delivery, body: bytes) -> S
         livemode=delivery.livemode,
         payload=body.decode("utf-8"),
         event_created_at=delivery.created_at,
-        status="pending" if delivery.type in HANDLERS else "ignored",
+        status="pending" if delivery.type in HANDLERS and not wrong_mode else "ignored",
+        last_error="livemode does not match this service" if wrong_mode else None,
     )
     try:
         with sessions.begin() as session:
@@ -52,31 +50,3 @@ def store(sessions: sessionmaker[Session], delivery: Delivery, body: bytes) -> S
                 )
             ).one()
         return Stored(existing, duplicate=True)
-
-
-def process(sessions: sessionmaker[Session], event_id: int, delivery: Delivery) -> str:
-    """Apply a stored event to the domain; its effect and its outcome commit together."""
-    handler = HANDLERS.get(delivery.type)
-    if handler is None:
-        return "ignored"
-    try:
-        with sessions.begin() as session:
-            row = session.get_one(WebhookEvent, event_id, with_for_update=True)
-            if row.status in ("processed", "ignored"):
-                return row.status
-            handler(session, delivery)
-            row.status = "processed"
-            row.processed_at = utcnow()
-            row.attempts += 1
-        return "processed"
-    except DomainError as exc:
-        outcome, error = "failed", exc.message
-    except Exception as exc:
-        log.exception("webhook %s %s failed", delivery.processor, delivery.type)
-        outcome, error = "failed", type(exc).__name__
-    with sessions.begin() as session:
-        row = session.get_one(WebhookEvent, event_id)
-        row.status = outcome
-        row.attempts += 1
-        row.last_error = error
-    return outcome
