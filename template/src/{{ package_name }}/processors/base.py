@@ -14,7 +14,7 @@ says how:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -176,6 +176,10 @@ class Processor(Protocol):
 
     def event_from_payload(self, body: bytes) -> WebhookEvent:
         """Parse a delivery stored by the inbox (already verified when it arrived)."""
+        ...
+
+    def recent_events(self, since: datetime) -> Iterator[bytes]:
+        """Events the processor sent since `since`, as stored payloads (for reconcile)."""
         ...
 
     def sync_product(self, item: CatalogItem) -> CatalogRef | None:

@@ -14,8 +14,9 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from .base import (
@@ -100,6 +101,10 @@ class FakeProcessor:
 
     def event_from_payload(self, body: bytes) -> WebhookEvent:
         return stripe_shaped_event(self.name, body)
+
+    def recent_events(self, since: datetime) -> Iterator[bytes]:
+        # The fake delivers in-process, through the inbox: it has nothing to catch up on.
+        return iter(())
 
     def sync_product(self, item: CatalogItem) -> CatalogRef:
         return CatalogRef(
