@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 
 from ..errors import ApiError
 from ..processors.base import Processor, WebhookVerificationError
-from ..webhooks.inbox import store
+from ..processors.base import WebhookEvent as Delivery
+from ..webhooks.inbox import Stored
 
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger(__name__)
@@ -32,24 +33,34 @@ async def read_body(request: Request) -> bytes:
     return body
 
 
-def ingest(
-    request: Request, adapter: Processor, body: bytes, headers: Mapping[str, str]
-) -> dict[str, Any]:
-    """Verify and store a delivery; shared with the fake checkout page."""
+def verify(adapter: Processor, body: bytes, headers: Mapping[str, str]) -> Delivery:
     try:
-        delivery = adapter.parse_webhook(body, headers)
+        return adapter.parse_webhook(body, headers)
     except WebhookVerificationError as exc:
         log.warning("webhook refused: %s", exc, extra={"processor": adapter.name})
         raise ApiError(400, "invalid_signature", "the webhook signature is invalid") from None
+
+
+def unavailable(adapter: Processor) -> ApiError:
+    log.error("webhook not stored: database unavailable", extra={"processor": adapter.name})
+    return ApiError(503, "database_unavailable", "try again later", {"Retry-After": "5"})
+
+
+def answer(stored: Stored) -> dict[str, Any]:
+    return {"received": True, "duplicate": stored.duplicate}
+
+
+def ingest(
+    request: Request, adapter: Processor, body: bytes, headers: Mapping[str, str]
+) -> dict[str, Any]:
+    """Verify and store a delivery, from a worker thread (the fake checkout page uses it)."""
+    delivery = verify(adapter, body, headers)
     state = request.app.state
     try:
-        stored = store(state.sessions, delivery, body, live=state.settings.is_production)
+        stored = state.inbox.submit(delivery, body, state.settings.is_production).result(60)
     except SQLAlchemyError:
-        log.error("webhook not stored: database unavailable", extra={"processor": adapter.name})
-        raise ApiError(
-            503, "database_unavailable", "try again later", {"Retry-After": "5"}
-        ) from None
-    return {"received": True, "duplicate": stored.duplicate}
+        raise unavailable(adapter) from None
+    return answer(stored)
 
 
 @router.post("/webhooks/{processor}")
@@ -58,4 +69,11 @@ async def receive(processor: str, request: Request) -> dict[str, Any]:
     if adapter is None:
         raise ApiError(404, "not_found", f"no processor {processor!r} in this service")
     body = await read_body(request)
-    return await run_in_threadpool(ingest, request, adapter, body, request.headers)
+    delivery = verify(adapter, body, request.headers)
+    state = request.app.state
+    try:
+        future = state.inbox.submit(delivery, body, state.settings.is_production)
+        stored = await asyncio.wrap_future(future)
+    except SQLAlchemyError:
+        raise unavailable(adapter) from None
+    return answer(stored)

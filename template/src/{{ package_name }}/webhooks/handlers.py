@@ -51,23 +51,30 @@ class PaymentNotKnownYet(DomainError):
 
 
 def _find(session: Session, event: WebhookEvent) -> Payment | None:
+    """The payment an event is about: by our id, else the processor's payment, else its checkout."""
     data: Mapping[str, Any] = event.data
     ours = data.get("client_reference_id") or (data.get("metadata") or {}).get("payment_id")
-    intent = data.get("payment_intent")
-    conditions = [Payment.id == ours] if ours else []
-    if isinstance(data.get("id"), str):
-        conditions.append(Payment.processor_ref == data["id"])
-    if data.get("object") == "payment_intent":
-        intent = data.get("id")
-    if not conditions and not isinstance(intent, str):
-        return None
-    if isinstance(intent, str):
-        conditions.append(Payment.processor_payment_id == intent)
-    return session.scalars(
-        select(Payment)
-        .where(or_(*conditions), Payment.processor == event.processor)
-        .with_for_update()
-    ).first()
+    intent = (
+        data.get("id") if data.get("object") == "payment_intent" else data.get("payment_intent")
+    )
+    lookups = [
+        (Payment.id, ours),
+        (Payment.processor_payment_id, intent),
+        (Payment.processor_ref, data.get("id")),
+    ]
+    for attempt in range(2):
+        if attempt:
+            session.flush()  # an earlier event of this batch may have just linked it
+        for column, value in lookups:
+            if isinstance(value, str) and value:
+                found = session.scalars(
+                    select(Payment)
+                    .where(column == value, Payment.processor == event.processor)
+                    .with_for_update()
+                ).first()
+                if found is not None:
+                    return found
+    return None
 
 
 def _require(session: Session, event: WebhookEvent) -> Payment:
@@ -91,10 +98,12 @@ def route(start: str, goal: str) -> list[str]:
     return []
 
 
-def derived_status(session: Session, payment: Payment, paid: bool) -> str:
+def derived_status(session: Session, payment: Payment, paid: bool, event: WebhookEvent) -> str:
     if payment.status in ("pending", "failed", "canceled") and not paid:
         return payment.status
-    open_dispute = session.scalar(
+    # An open dispute has made the payment disputed, or arrives now: only then look.
+    may_be_disputed = payment.status == "disputed" or event.type.startswith("charge.dispute.")
+    open_dispute = may_be_disputed and session.scalar(
         select(func.count()).where(
             Dispute.payment_id == payment.id, Dispute.status.in_(OPEN_DISPUTES)
         )
@@ -108,7 +117,7 @@ def derived_status(session: Session, payment: Payment, paid: bool) -> str:
 
 def converge(session: Session, payment: Payment, event: WebhookEvent, paid: bool = True) -> None:
     """Move the payment to the status its facts imply, through allowed transitions."""
-    goal = derived_status(session, payment, paid)
+    goal = derived_status(session, payment, paid, event)
     if goal == payment.status:
         return
     steps = route(payment.status, goal)
@@ -191,6 +200,7 @@ def refund_updated(session: Session, event: WebhookEvent) -> None:
     if status in ("succeeded", "failed", "canceled") and refund.status == "pending":
         refund.status = status
         refund.processor_refund_id = refund.processor_refund_id or data.get("id")
+        session.flush()
         payment = session.get_one(Payment, refund.payment_id, with_for_update=True)
         succeeded = session.scalar(
             select(func.coalesce(func.sum(Refund.amount), 0)).where(
