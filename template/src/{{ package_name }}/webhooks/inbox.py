@@ -22,16 +22,9 @@ from ..models import WebhookEvent
 from ..processors.base import WebhookEvent as Delivery
 from .handlers import HANDLERS
 
-#: The inbox insert, built once per dialect; a duplicate inserts nothing and returns no id.
+#: The inbox insert, built once per dialect: a duplicate inserts nothing, and RETURNING
+#: says which rows were inserted.
 INSERTS = {
-    name: insert(WebhookEvent)
-    .on_conflict_do_nothing(index_elements=["processor", "event_id"])
-    .returning(WebhookEvent.id)
-    for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-}
-
-#: The same for a batch: it says which rows were inserted.
-BATCH_INSERTS = {
     name: insert(WebhookEvent)
     .on_conflict_do_nothing(index_elements=["processor", "event_id"])
     .returning(WebhookEvent.id, WebhookEvent.processor, WebhookEvent.event_id)
@@ -60,24 +53,39 @@ def row_for(delivery: Delivery, body: bytes, live: bool) -> dict[str, Any]:
 
 
 def store(sessions: sessionmaker[Session], delivery: Delivery, body: bytes, live: bool) -> Stored:
-    """Record a verified delivery; a second delivery of the same event is a duplicate.
+    """Record one verified delivery; a second delivery of the same event is a duplicate."""
+    return write(sessions, [row_for(delivery, body, live)])[0]
 
-    One statement, `INSERT ... ON CONFLICT DO NOTHING RETURNING id`, then the commit: the
-    delivery is durable before the processor gets its 200.
+
+def write(sessions: sessionmaker[Session], rows: list[dict[str, Any]]) -> list[Stored]:
+    """Insert deliveries in one statement and one commit; say, for each, new or duplicate.
+
+    `INSERT ... ON CONFLICT DO NOTHING RETURNING`: the deliveries are durable when this
+    returns, before any processor gets its 200.
     """
-    row = row_for(delivery, body, live)
+    keys = [(r["processor"], r["event_id"]) for r in rows]
+    unique = list(dict(zip(keys, rows, strict=True)).values())
     with sessions.begin() as session:
         statement = INSERTS[session.get_bind().dialect.name]
-        new = session.execute(statement, row).scalar_one_or_none()
-        if new is not None:
-            return Stored(new, duplicate=False)
-        existing = session.scalars(
-            select(WebhookEvent.id).where(
-                WebhookEvent.processor == delivery.processor,
-                WebhookEvent.event_id == delivery.event_id,
-            )
-        ).one()
-        return Stored(existing, duplicate=True)
+        inserted = {(p, e): i for i, p, e in session.execute(statement, unique)}
+        missing = [k for k in keys if k not in inserted]
+        existing: dict[tuple[str, str], int] = {}
+        if missing:
+            for i, p, e in session.execute(
+                select(WebhookEvent.id, WebhookEvent.processor, WebhookEvent.event_id).where(
+                    tuple_(WebhookEvent.processor, WebhookEvent.event_id).in_(missing)
+                )
+            ):
+                existing[(p, e)] = i
+    results: list[Stored] = []
+    claimed: set[tuple[str, str]] = set()
+    for key in keys:
+        if key in inserted and key not in claimed:
+            claimed.add(key)
+            results.append(Stored(inserted[key], duplicate=False))
+        else:
+            results.append(Stored(inserted.get(key) or existing[key], duplicate=True))
+    return results
 
 
 class InboxWriter:
@@ -121,35 +129,10 @@ class InboxWriter:
                     break
                 pending.append(item)
             try:
-                results = self._write([row for row, _ in pending])
+                results = write(self.sessions, [row for row, _ in pending])
             except Exception as exc:  # noqa: BLE001 - every waiting request learns of it
                 for _, future in pending:
                     future.set_exception(exc)
                 continue
             for (_, future), stored in zip(pending, results, strict=True):
                 future.set_result(stored)
-
-    def _write(self, rows: list[dict[str, Any]]) -> list[Stored]:
-        keys = [(r["processor"], r["event_id"]) for r in rows]
-        unique = list(dict(zip(keys, rows, strict=True)).values())
-        with self.sessions.begin() as session:
-            statement = BATCH_INSERTS[session.get_bind().dialect.name]
-            inserted = {(p, e): i for i, p, e in session.execute(statement, unique)}
-            missing = [k for k in keys if k not in inserted]
-            existing: dict[tuple[str, str], int] = {}
-            if missing:
-                for i, p, e in session.execute(
-                    select(WebhookEvent.id, WebhookEvent.processor, WebhookEvent.event_id).where(
-                        tuple_(WebhookEvent.processor, WebhookEvent.event_id).in_(missing)
-                    )
-                ):
-                    existing[(p, e)] = i
-        results: list[Stored] = []
-        claimed: set[tuple[str, str]] = set()
-        for key in keys:
-            if key in inserted and key not in claimed:
-                claimed.add(key)
-                results.append(Stored(inserted[key], duplicate=False))
-            else:
-                results.append(Stored(inserted.get(key) or existing[key], duplicate=True))
-        return results
