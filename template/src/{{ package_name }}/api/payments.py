@@ -85,7 +85,7 @@ def create_checkout(body: CheckoutBody, request: Request) -> Response:
     def run(key: str | None) -> tuple[int, dict[str, Any]]:
         amount, currency, description, product = priced(body, state.products)
         payment_id = derived_id("pay", "POST /api/checkout", key)
-        base = state.settings.public_base_url.rstrip("/")
+        success_url, cancel_url = state.settings.return_urls(payment_id)
         payment = payments.create_checkout(
             NewCheckout(
                 payment_id=payment_id,
@@ -93,8 +93,8 @@ def create_checkout(body: CheckoutBody, request: Request) -> Response:
                 currency=currency,
                 description=description,
                 processor=body.processor or state.settings.default_processor,
-                success_url=f"{base}/checkout/success?payment_id={payment_id}",
-                cancel_url=f"{base}/checkout/cancel?payment_id={payment_id}",
+                success_url=success_url,
+                cancel_url=cancel_url,
                 customer_email=body.customer_email,
                 reference=body.reference,
                 product_key=product,

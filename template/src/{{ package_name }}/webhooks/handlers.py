@@ -50,13 +50,16 @@ class PaymentNotKnownYet(DomainError):
     """Retried later: the event that introduces the payment has not been applied yet."""
 
 
+def _intent(data: Mapping[str, Any]) -> Any:
+    """The PaymentIntent an object is, or refers to."""
+    return data.get("id") if data.get("object") == "payment_intent" else data.get("payment_intent")
+
+
 def _find(session: Session, event: WebhookEvent) -> Payment | None:
     """The payment an event is about: by our id, else the processor's payment, else its checkout."""
     data: Mapping[str, Any] = event.data
     ours = data.get("client_reference_id") or (data.get("metadata") or {}).get("payment_id")
-    intent = (
-        data.get("id") if data.get("object") == "payment_intent" else data.get("payment_intent")
-    )
+    intent = _intent(data)
     lookups = [
         (Payment.id, ours),
         (Payment.processor_payment_id, intent),
@@ -134,9 +137,7 @@ def converge(session: Session, payment: Payment, event: WebhookEvent, paid: bool
 
 def _note_intent(payment: Payment, event: WebhookEvent) -> None:
     data = event.data
-    intent = (
-        data.get("id") if data.get("object") == "payment_intent" else data.get("payment_intent")
-    )
+    intent = _intent(data)
     if isinstance(intent, str) and payment.processor_payment_id is None:
         payment.processor_payment_id = intent
     if event.livemode is not None:

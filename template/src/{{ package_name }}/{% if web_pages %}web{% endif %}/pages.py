@@ -83,7 +83,7 @@ def _start(request: Request, key: str, mode: CheckoutMode) -> Started:
     state = request.app.state
     payments: Payments = state.payments
     payment_id = new_id("pay")
-    base = state.settings.public_base_url.rstrip("/")
+    success_url, cancel_url = state.settings.return_urls(payment_id)
     return payments.create_checkout(
         NewCheckout(
             payment_id=payment_id,
@@ -91,8 +91,8 @@ def _start(request: Request, key: str, mode: CheckoutMode) -> Started:
             currency=product.currency,
             description=product.name,
             processor=state.settings.default_processor,
-            success_url=f"{base}/checkout/success?payment_id={payment_id}",
-            cancel_url=f"{base}/checkout/cancel?payment_id={payment_id}",
+            success_url=success_url,
+            cancel_url=cancel_url,
             product_key=product.key,
             mode=mode,
         )
