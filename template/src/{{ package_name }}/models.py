@@ -303,8 +303,11 @@ class Subscription(Timestamps, Base):
     current_period_end: Mapped[datetime | None]
     trial_end: Mapped[datetime | None]
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_at: Mapped[datetime | None]
     canceled_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    #: When it last became past_due: access continues for a grace period from then.
+    past_due_since: Mapped[datetime | None]
     checkout_url: Mapped[str | None] = mapped_column(Text)
     processor_updated_at: Mapped[datetime | None]
 
@@ -326,6 +329,7 @@ class Invoice(Timestamps, Base):
     )
     processor: Mapped[str] = mapped_column(String(20))
     processor_invoice_id: Mapped[str] = mapped_column(String(255))
+    number: Mapped[str | None] = mapped_column(String(100))
     amount_due: Mapped[int] = mapped_column(BigInteger)
     amount_paid: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3))
@@ -335,6 +339,8 @@ class Invoice(Timestamps, Base):
     period_end: Mapped[datetime | None]
     attempt_count: Mapped[int] = mapped_column(default=0)
     next_payment_attempt: Mapped[datetime | None]
+    #: The last payment attempt needs the customer to authenticate (SCA), at the hosted URL.
+    requires_action: Mapped[bool] = mapped_column(Boolean, default=False)
     processor_updated_at: Mapped[datetime | None]
 
 

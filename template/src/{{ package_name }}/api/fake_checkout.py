@@ -56,7 +56,7 @@ def fake(request: Request) -> FakeProcessor:
 
 
 def page(ref: str, adapter: FakeProcessor, error: str = "", authenticate: bool = False) -> Response:
-    checkout = adapter.session(ref).request
+    found = adapter.session(ref)
     nonce = secrets.token_urlsafe(16)
     buttons = "".join(
         f'<button name="outcome" value="{value}">{label}</button>'
@@ -64,8 +64,8 @@ def page(ref: str, adapter: FakeProcessor, error: str = "", authenticate: bool =
     )
     html = PAGE.substitute(
         nonce=nonce,
-        description=escape(checkout.description),
-        amount=escape(f"{checkout.amount / 100:.2f} {checkout.currency.upper()}"),
+        description=escape(found.description),
+        amount=escape(found.price),
         error=escape(error),
         buttons=buttons,
     )
@@ -95,8 +95,8 @@ async def choose(ref: str, request: Request) -> Response:
     outcome = OUTCOMES.get(choice)
     if outcome is None:
         raise ApiError(422, "validation_error", "unknown choice")
-    body, headers = adapter.complete(ref, outcome)
-    await run_in_threadpool(ingest, request, adapter, body, headers)
+    for body, headers in adapter.complete(ref, outcome):
+        await run_in_threadpool(ingest, request, adapter, body, headers)
     if outcome == "succeed":
         return RedirectResponse(checkout.success_url, status_code=303)
     message = "Your card was declined." if outcome == "decline" else "Authentication failed."

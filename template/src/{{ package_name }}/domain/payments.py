@@ -77,6 +77,16 @@ def transition(
     payment.status = to
 
 
+def processor_named(processors: Mapping[str, Processor], name: str) -> Processor:
+    try:
+        return processors[name]
+    except KeyError:
+        raise Unprocessable(
+            f"processor {name!r} is not configured in this service "
+            f"(available: {', '.join(sorted(processors)) or 'none'})"
+        ) from None
+
+
 @dataclass(frozen=True)
 class NewCheckout:
     payment_id: str
@@ -107,13 +117,7 @@ class Payments:
         self.processors = processors
 
     def processor(self, name: str) -> Processor:
-        try:
-            return self.processors[name]
-        except KeyError:
-            raise Unprocessable(
-                f"processor {name!r} is not configured in this service "
-                f"(available: {', '.join(sorted(self.processors)) or 'none'})"
-            ) from None
+        return processor_named(self.processors, name)
 
     def get(self, payment_id: str) -> Payment:
         with self.sessions() as session:
