@@ -53,6 +53,31 @@ def test_answers_file_records_public_answers_only(project: Rendered) -> None:
     assert not [k for k in answers if re.search(r"secret|token|password|key$", k)]
 
 
+def test_subscription_code_only_when_chosen(project: Rendered) -> None:
+    """With subscriptions off, none of their code is generated (their tables stay)."""
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
+    package = project.path / "src" / answers["package_name"]
+    modules = sorted(p.relative_to(project.path).as_posix() for p in project.path.rglob("*.py"))
+    modules = [m for m in modules if "subscription" in m and not m.startswith(".venv")]
+    code = [
+        p.relative_to(project.path).as_posix()
+        for p in package.rglob("*")
+        if p.is_file()
+        and p.name != "models.py"
+        and re.search(
+            r"SubscriptionSnapshot|customer\.subscription\.", p.read_text(errors="ignore")
+        )
+    ]
+    if answers["subscriptions"]:
+        assert f"src/{answers['package_name']}/domain/subscriptions.py" in modules
+        assert "customer.subscription.updated" in (package / "webhooks/handlers.py").read_text()
+        assert "plans:" in (project.path / "catalog.yml").read_text()
+    else:
+        assert (modules, code) == ([], [])
+        assert "plans:" not in (project.path / "catalog.yml").read_text()
+        assert "SUBSCRIPTION_GRACE_DAYS" not in (project.path / ".env.example").read_text()
+
+
 def test_ruff_check(project: Rendered) -> None:
     check(project.uv_run("ruff", "check", "--no-cache", "."), "ruff check")
 

@@ -166,6 +166,7 @@ def test_copy_is_traced(tmp_path: Path, spool: Path) -> None:
     assert {"payments", "webhook_events", "idempotency_keys"} <= set(schema["tables"])
     events = names["webhooks"].json("output")["event_types"]
     assert {"checkout.session.completed", "payment_intent.payment_failed"} <= set(events)
+    assert {"customer.subscription.updated", "invoice.paid"} <= set(events)  # subscriptions
     config = names["configuration"].json("output")
     assert "STRIPE_SECRET_KEY" in config["variables"]
     assert all(fake.received[i].basic_user == PUBLIC_KEY for i in range(len(fake.received)))

@@ -72,7 +72,7 @@ def _embedded(request: Request) -> bool:
     )
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def form_fields(request: Request) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs((await request.body()).decode()).items()}
 
 
@@ -102,7 +102,7 @@ def _start(request: Request, key: str, mode: CheckoutMode) -> Started:
 @router.post("/checkout")
 async def start_checkout(request: Request) -> Response:
     """A buyer chose a product: go to the processor's checkout (hosted, or embedded here)."""
-    key = (await _form(request)).get("product", "")
+    key = (await form_fields(request)).get("product", "")
     if _embedded(request):
         return RedirectResponse(f"/checkout/pay?product={quote(key)}", status_code=303)
     started = await run_in_threadpool(_start, request, key, "hosted")
@@ -139,7 +139,7 @@ async def embedded_session(request: Request) -> dict[str, str]:
     """Create the embedded Checkout Session; stripe.js asks for its client secret."""
     if not _embedded(request):
         raise ApiError(404, "not_found", "no embedded checkout here")
-    key = (await _form(request)).get("product", "")
+    key = (await form_fields(request)).get("product", "")
     started = await run_in_threadpool(_start, request, key, "embedded")
     if started.client_secret is None:
         raise ApiError(502, "processor_error", "the processor gave no client secret")
