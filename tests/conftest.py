@@ -92,10 +92,13 @@ def rendered_projects() -> dict[str, Rendered]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Static checks run on every entry; runtime ones only where the target Python runs."""
-    if "runnable" in metafunc.fixturenames:
-        metafunc.parametrize("project", sorted(set(MATRIX) - STATIC_ONLY), indirect=True)
-    elif "project" in metafunc.fixturenames:
-        metafunc.parametrize("project", sorted(MATRIX), indirect=True)
+    if "project" not in metafunc.fixturenames:
+        return
+    names = set(MATRIX) - STATIC_ONLY if "runnable" in metafunc.fixturenames else set(MATRIX)
+    # Under xdist (`--dist loadgroup`), one worker takes all of an entry's tests: each
+    # entry is rendered and installed once, and the entries' own suites run in parallel.
+    params = [pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in sorted(names)]
+    metafunc.parametrize("project", params, indirect=True)
 
 
 def rendered(name: str, copie: Copie, cache: dict[str, Rendered]) -> Rendered:
