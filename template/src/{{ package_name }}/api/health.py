@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, Any]:
-    """The process is up (it does not look at dependencies)."""
+async def healthz() -> dict[str, Any]:
+    """The process is up (it does not look at dependencies). Async: no thread hand-off,
+    so a liveness probe is answered even while the thread pool is busy."""
     return {"status": "ok"}
 
 

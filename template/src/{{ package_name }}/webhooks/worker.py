@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..domain.errors import DomainError
 from ..models import WebhookEvent, utcnow
 from ..processors.base import Processor
-from .handlers import HANDLERS
+from ..processors.base import WebhookEvent as Delivery
+from .handlers import HANDLERS, lock_payments
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ class Worker:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
+            parsed = {row.id: self._parse(row) for row in rows}
+            # The payments the batch names, locked in one statement (in id order).
+            lock_payments(session, [d for d in parsed.values() if isinstance(d, Delivery)])
             done = 0
             # One flush for the batch: the inserts and updates go out together. Handlers
             # that query what they just changed flush first.
@@ -90,21 +94,31 @@ class Worker:
                 for row in rows:
                     if stop is not None and stop.is_set():
                         break
-                    self._apply(session, row, isolate)
+                    self._apply(session, row, parsed[row.id], isolate)
                     done += 1
             return done
 
-    def _apply(self, session: Session, row: WebhookEvent, isolate: bool) -> None:
+    def _parse(self, row: WebhookEvent) -> Delivery | Exception:
+        """The stored delivery, parsed by its processor's adapter (or why it cannot be)."""
+        adapter = self.processors.get(row.processor)
+        if adapter is None:
+            return LookupError(f"processor {row.processor!r} is not configured")
+        try:
+            return adapter.event_from_payload(row.payload.encode("utf-8"))
+        except Exception as exc:  # noqa: BLE001 - recorded on the event by _apply
+            return exc
+
+    def _apply(
+        self, session: Session, row: WebhookEvent, delivery: Delivery | Exception, isolate: bool
+    ) -> None:
         row.attempts += 1
         handler = HANDLERS.get(row.type)
         if handler is None:
             row.status = "ignored"
             return
         try:
-            adapter = self.processors.get(row.processor)
-            if adapter is None:
-                raise LookupError(f"processor {row.processor!r} is not configured")
-            delivery = adapter.event_from_payload(row.payload.encode("utf-8"))
+            if isinstance(delivery, Exception):
+                raise delivery
             if not isolate:
                 handler(session, delivery)
             else:
