@@ -114,3 +114,40 @@ def test_a_browser_pays_through_the_fake_processor(
     assert payment["status"] == "succeeded"
     assert payment["amount"] == 1999
     assert payment["processor"] == "fake"
+
+
+def test_a_browser_subscribes_through_the_fake_processor(chromium: str, service: str) -> None:
+    """Plans work offline from the first `serve`: pricing -> trial -> the account page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{service}/pricing")
+            page.fill("#email-pro-monthly", "ada@example.com")
+            page.click("#subscribe-pro-monthly")
+            page.wait_for_url("**/fake-checkout/**")
+            page.get_by_role("button", name="Pay (succeeds)").click()
+            page.wait_for_url("**/account?customer_id=*")
+            # Incomplete until the in-process worker applies the fake processor's events.
+            status = page.locator(".subscription .status")
+            deadline = time.monotonic() + 15
+            while status.inner_text() == "incomplete" and time.monotonic() < deadline:
+                time.sleep(0.5)
+                page.reload()
+            expect(status).to_have_text("trialing")
+            expect(page.locator("#access")).to_have_attribute("data-access", "true")
+            customer_id = page.url.rsplit("=", 1)[1]
+        finally:
+            browser.close()
+    access = httpx.get(
+        f"{service}/api/customers/{customer_id}/entitlements",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ).json()
+    assert (access["has_access"], access["plan"], access["status"]) == (
+        True,
+        "pro-monthly",
+        "trialing",
+    )
+    assert access["features"] == ["basic", "pro"]
