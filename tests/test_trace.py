@@ -110,7 +110,12 @@ def spooled(spool: Path) -> list[dict[str, Any]]:
     return [json.loads(f.read_text()) for f in files]
 
 
-def wait_until_attempted(spool: Path, timeout: float = 30) -> list[dict[str, Any]]:
+# The background sender is a detached process: on a loaded machine (the matrix's suites run
+# beside this test) its start-up alone can take tens of seconds. The waits end when it has.
+SENDER_WAIT_S = 120
+
+
+def wait_until_attempted(spool: Path, timeout: float = SENDER_WAIT_S) -> list[dict[str, Any]]:
     """Wait for the background sender to give up (a liveness bound, not a timing claim)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -121,7 +126,7 @@ def wait_until_attempted(spool: Path, timeout: float = 30) -> list[dict[str, Any
     pytest.fail(f"the background sender did not finish in {timeout}s: {spooled(spool)}")
 
 
-def wait_until_empty(spool: Path, timeout: float = 30) -> None:
+def wait_until_empty(spool: Path, timeout: float = SENDER_WAIT_S) -> None:
     deadline = time.monotonic() + timeout
     while spooled(spool) and time.monotonic() < deadline:
         time.sleep(0.1)
