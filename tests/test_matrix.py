@@ -57,8 +57,11 @@ def test_subscription_code_only_when_chosen(project: Rendered) -> None:
     """With subscriptions off, none of their code is generated (their tables stay)."""
     answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
     package = project.path / "src" / answers["package_name"]
-    modules = sorted(p.relative_to(project.path).as_posix() for p in project.path.rglob("*.py"))
-    modules = [m for m in modules if "subscription" in m and not m.startswith(".venv")]
+    modules = sorted(
+        p.relative_to(project.path).as_posix()
+        for folder in (package, project.path / "tests")
+        for p in folder.rglob("*subscription*.py")
+    )
     code = [
         p.relative_to(project.path).as_posix()
         for p in package.rglob("*")

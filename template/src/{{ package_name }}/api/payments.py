@@ -17,6 +17,8 @@ from .idempotent import idempotent
 from .security import require_api_token
 
 router = APIRouter(prefix="/api", tags=["payments"], dependencies=[Depends(require_api_token)])
+#: A plausible email address (the processor checks it for real).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class CheckoutBody(BaseModel):
@@ -27,7 +29,7 @@ class CheckoutBody(BaseModel):
     currency: str | None = Field(None, pattern="^[A-Za-z]{3}$")
     description: str | None = Field(None, min_length=1, max_length=500)
     processor: str | None = Field(None, max_length=20)
-    customer_email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    customer_email: str | None = Field(None, max_length=320, pattern=EMAIL_PATTERN)
     reference: str | None = Field(None, max_length=255)
     product: str | None = Field(None, max_length=100, description="a catalog.yml product key")
 
