@@ -12,10 +12,10 @@ MATRIX: dict[str, dict[str, Any]] = {
     "all-processors": {"processors": ["stripe", "paypal", "square"]},
     "paypal-square": {"processors": ["paypal", "square"], "project_name": "Globex Billing"},
     "no-subscriptions": {"subscriptions": False},
-    "no-web-pages": {"web_pages": False},
+    "no-web-pages": {"web_pages": False, "ci": "gitlab"},
     "python-3.13": {"python_version": "3.13", "license": "Apache-2.0"},
     "no-ci-no-container": {
-        "github_actions": False,
+        "ci": "none",
         "container": False,
         "agent_files": False,
         "license": "Proprietary",

@@ -81,6 +81,28 @@ def test_subscription_code_only_when_chosen(project: Rendered) -> None:
         assert "SUBSCRIPTION_GRACE_DAYS" not in (project.path / ".env.example").read_text()
 
 
+def test_ci_runs_the_same_steps_everywhere(project: Rendered) -> None:
+    """The chosen CI (and only it) lints, type-checks and tests against PostgreSQL."""
+    ci = project.answers["ci"]
+    github = project.path / ".github" / "workflows" / "ci.yml"
+    gitlab = project.path / ".gitlab-ci.yml"
+    assert (github.is_file(), gitlab.is_file()) == (ci == "github", ci == "gitlab")
+    if ci == "none":
+        return
+    steps = ["uv sync", "uv run ruff check", "uv run ruff format --check", "uv run mypy"]
+    if ci == "github":
+        job = yaml.safe_load(github.read_text())["jobs"]["test"]
+        commands = [step["run"] for step in job["steps"] if "run" in step]
+        database = job["env"]["TEST_DATABASE_URL"]
+    else:
+        job = yaml.safe_load(gitlab.read_text())["test"]
+        commands = job["script"]
+        database = job["variables"]["TEST_DATABASE_URL"]
+        assert job["image"] == f"python:{project.answers['python_version']}-slim"
+    assert commands == [*steps, "uv run pytest"]
+    assert database.startswith("postgresql+psycopg://")
+
+
 def test_ruff_check(project: Rendered) -> None:
     check(project.uv_run("ruff", "check", "--no-cache", "."), "ruff check")
 

@@ -30,7 +30,7 @@ PUBLIC_KEYS = {
     "web_pages",
     "python_version",
     "license",
-    "github_actions",
+    "ci",
     "container",
     "agent_files",
 }
@@ -108,6 +108,8 @@ def test_cli_invalid_answer_leaves_the_destination_empty(tmp_path: Path) -> None
             "copy",
             "--trust",
             "--defaults",
+            "--vcs-ref",
+            "HEAD",
             "--data",
             "project_slug=Bad Slug!",
             str(ROOT),
