@@ -28,6 +28,7 @@ SPANS_PER_TRACE = 11
 
 def generate(destination: Path, env: dict[str, str], hook: bool) -> float:
     command = [sys.executable, "-m", "copier", "copy", "-q", "--trust", "--defaults"]
+    command += ["--vcs-ref", "HEAD"]  # this clone as it is, not its latest release tag
     if not hook:
         command += ["--data", "testing=true"]
     started = time.perf_counter()

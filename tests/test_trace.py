@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from langfuse import Langfuse
 
 from tests.conftest import ROOT, uv
 from tests.fake_langfuse import FakeLangfuse, Span
+from tests.releases import current_version, previous_version, tagged_template
 
 HOOK = ROOT / "hooks" / "trace_generation.py"
 PUBLIC_KEY = "pk-lf-copier-payments-test"
@@ -83,8 +83,8 @@ def copier(
 
 
 def copy(destination: Path, env: dict[str, str], *data: str, **kwargs: Any) -> str:
-    """`copier copy` as a user runs it; returns its output."""
-    flags = [item for d in data for item in ("--data", d)]
+    """`copier copy` as a user runs it (of this clone as it is); returns its output."""
+    flags = ["--vcs-ref", "HEAD", *(item for d in data for item in ("--data", d))]
     result = copier(
         "copy", "--trust", "--defaults", *flags, str(ROOT), str(destination), env=env, **kwargs
     )
@@ -298,41 +298,21 @@ def test_secret_looking_answers_never_enter_a_record(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def tagged_template(tmp_path: Path) -> Path:
-    """The template as a git repository with two release tags (v0.1.0, then v0.2.0)."""
-    repo = tmp_path / "template"
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, repo / name)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", "v0.1.0"], cwd=repo, check=True)
-    subprocess.run([*git, "tag", "v0.1.0"], cwd=repo, check=True)
-    readme = repo / "template" / "README.md.jinja"
-    readme.write_text(readme.read_text() + "\nA line added in v0.2.0.\n")
-    subprocess.run([*git, "commit", "-qam", "v0.2.0"], cwd=repo, check=True)
-    subprocess.run([*git, "tag", "v0.2.0"], cwd=repo, check=True)
-    return repo
+def template_releases(tmp_path: Path) -> Path:
+    """The template as a git repository: the previous release, then this tree, tagged."""
+    return tagged_template(tmp_path / "template")
 
 
 def test_update_is_traced_once_with_versions(
-    tmp_path: Path, spool: Path, tagged_template: Path
+    tmp_path: Path, spool: Path, template_releases: Path
 ) -> None:
     project = tmp_path / "svc"
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     with FakeLangfuse() as fake:
         env = hook_env(spool, tmp_path, fake.url)
         result = copier(
-            "copy", "--trust", "--defaults", "--vcs-ref", "v0.1.0",
-            str(tagged_template), str(project), env=env,
+            "copy", "--trust", "--defaults", "--vcs-ref", previous_version(),
+            str(template_releases), str(project), env=env,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         copies = fake.wait_for_spans(11)
@@ -344,11 +324,11 @@ def test_update_is_traced_once_with_versions(
         spans = fake.wait_for_spans(22)
         time.sleep(1.5)  # an extra (wrong) trace would arrive by now
         spans = fake.spans
-    assert "A line added in v0.2.0." in (project / "README.md").read_text()
+    assert f"_commit: {current_version()}" in (project / ".copier-answers.yml").read_text()
     roots = [s for s in spans if s.name.startswith("copier-payments ")]
     assert sorted(r.name for r in roots) == ["copier-payments copy", "copier-payments update"]
     update = next(r for r in roots if r.name == "copier-payments update")
     assert update.attr("langfuse.trace.metadata.operation") == "update"
-    assert update.attr("langfuse.trace.metadata.version_from") == "0.1.0"
-    assert update.attr("langfuse.trace.metadata.version_to") == "0.2.0"
+    assert update.attr("langfuse.trace.metadata.version_from") == previous_version()[1:]
+    assert update.attr("langfuse.trace.metadata.version_to") == current_version()[1:]
     assert len(spans) == 2 * len(copies)
