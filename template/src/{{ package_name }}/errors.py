@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .domain.errors import DomainError
@@ -28,6 +29,37 @@ _CODES = {
     422: "validation_error",
     429: "rate_limited",
     503: "service_unavailable",
+}
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # e.g. decline_code on a declined card
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: {"error": {"code": "...", "message": "..."}}."""
+
+    error: ErrorDetail
+
+
+#: The error answers of the API, declared in its OpenAPI schema (422 replaces FastAPI's own
+#: validation-error shape, which this service never sends).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Bad request (a webhook with a missing, wrong or stale signature)"),
+        (401, "Missing or invalid bearer token"),
+        (402, "The card was declined"),
+        (404, "Not found"),
+        (409, "Conflict (the request contradicts the current state)"),
+        (413, "Body over 1 MiB"),
+        (422, "Invalid request, or card data (refused unread: `card_data_refused`)"),
+        (502, "The processor answered with an error"),
+        (503, "The processor or the database is unavailable; retry after Retry-After"),
+    )
 }
 
 

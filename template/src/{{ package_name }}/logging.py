@@ -80,6 +80,12 @@ def _mask_card_numbers(run: str) -> str:
     return "".join(out)
 
 
+def contains_card_number(text: str) -> bool:
+    """Whether `text` holds a card number: a Luhn-valid run of 13-19 digits, written
+    whole or in groups joined by single spaces or dashes."""
+    return any(_mask_card_numbers(m.group(0)) != m.group(0) for m in _DIGIT_RUN.finditer(text))
+
+
 class Redactor:
     """Masks card data and secrets in text; knows the configured secret values too."""
 
