@@ -28,6 +28,7 @@ PUBLIC_KEYS = {
     "processors",
     "subscriptions",
     "web_pages",
+    "checkout_form",
     "python_version",
     "license",
     "ci",
