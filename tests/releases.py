@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Earlier releases, oldest first: tag -> commit of this repository. Cutting a release
 #: adds the one before it here (a commit cannot name its own hash).
-RELEASES = {"v0.1.0": "cc1300a6f22093493d028fcd5023a03cd4623321"}
+RELEASES = {
+    "v0.1.0": "cc1300a6f22093493d028fcd5023a03cd4623321",
+    "v0.2.0": "c636fc73bd2b19fc0bebe1b77b53708faa471fd4",
+}
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
 RELEASE_HEADING = re.compile(r"^## (v\d+\.\d+\.\d+) \(\d{4}-\d{2}-\d{2}\)$", re.M)
@@ -110,3 +113,7 @@ def tagged_template(destination: Path) -> Path:
 
 def previous_version() -> str:
     return list(RELEASES)[-1]
+
+
+def first_version() -> str:
+    return next(iter(RELEASES))

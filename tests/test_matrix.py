@@ -103,6 +103,24 @@ def test_ci_runs_the_same_steps_everywhere(project: Rendered) -> None:
     assert database.startswith("postgresql+psycopg://")
 
 
+def test_pci_checklist_is_tailored(project: Rendered) -> None:
+    """docs/pci-checklist.md speaks of the processors chosen and the checkout form."""
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
+    checklist = (project.path / "docs" / "pci-checklist.md").read_text()
+    names = {"stripe": "Stripe", "paypal": "PayPal", "square": "Square"}
+    for key, name in names.items():
+        chosen = key in answers["processors"]
+        assert (f"Download {name}'s current Attestation" in checklist) == chosen, name
+    embedded = answers["web_pages"] and answers.get("checkout_form") == "embedded"
+    assert ("FAQ 1588's second way" in checklist) == embedded
+    assert ("does not apply to a redirect" in checklist) == (not embedded)
+    inventory = project.path / "docs" / "script-inventory.yml"
+    assert inventory.is_file() == answers["web_pages"]
+    if answers["web_pages"]:
+        scripts = yaml.safe_load(inventory.read_text())["scripts"]
+        assert [s["src"] for s in scripts] == (["https://js.stripe.com/v3/"] if embedded else [])
+
+
 def test_ruff_check(project: Rendered) -> None:
     check(project.uv_run("ruff", "check", "--no-cache", "."), "ruff check")
 

@@ -15,7 +15,14 @@ import pytest
 import yaml
 
 from tests.conftest import check, project_env
-from tests.releases import commit_release, current_version, git, previous_version, tagged_template
+from tests.releases import (
+    commit_release,
+    current_version,
+    first_version,
+    git,
+    previous_version,
+    tagged_template,
+)
 from tests.updating import (
     MARKERS,
     PACKAGE,
@@ -50,11 +57,11 @@ def answers(project: Path) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("start", "old_answers", "new_answers"),
     [
-        ("previous", ("github_actions=false",), ("ci=none",)),
+        ("first", ("github_actions=false",), ("ci=none",)),
         ("previous", (), ()),
         ("current", (), ()),
     ],
-    ids=["previous-release-migrated-answer", "previous-release", "current-release"],
+    ids=["first-release-migrated-answer", "previous-release", "current-release"],
 )
 def test_update_equals_a_fresh_copy(
     template: Path,
@@ -64,7 +71,7 @@ def test_update_equals_a_fresh_copy(
     new_answers: tuple[str, ...],
 ) -> None:
     """With no local edits, an updated project is exactly a fresh copy of the current version."""
-    ref = previous_version() if start == "previous" else current_version()
+    ref = {"first": first_version(), "previous": previous_version()}.get(start, current_version())
     project = generate(template, tmp_path / "acme-payments", ref, *old_answers)
     output = update(project)
     assert differences(tree(project), fresh(template, tmp_path / "fresh", *new_answers)) == []
