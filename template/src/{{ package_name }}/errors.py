@@ -55,7 +55,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (402, "The card was declined"),
         (404, "Not found"),
         (409, "Conflict (the request contradicts the current state)"),
-        (413, "Body over 1 MiB"),
+        (413, "Body too large: 64 KiB for the API and the pages, 1 MiB for webhooks"),
         (422, "Invalid request, or card data (refused unread: `card_data_refused`)"),
         (502, "The processor answered with an error"),
         (503, "The processor or the database is unavailable; retry after Retry-After"),

@@ -46,22 +46,56 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _card_spans(groups: list[str]) -> list[tuple[int, int]]:
+    """(first, last) indices of every stretch of whole digit groups that forms a card number:
+    13-19 digits passing the Luhn check.
+
+    Linear in the number of groups: each window's Luhn sum comes from prefix sums (one per
+    parity of the window's last digit), so a long run of short groups costs no more than its
+    length (a body or a URL made of such runs cannot make the check slow).
+    """
+    digits = "".join(groups)
+    if len(digits) < 13:
+        return []
+    # plain[p] / doubled[p]: the Luhn sum of digits[:p] when even positions are left as they
+    # are (odd ones doubled), or when odd positions are.
+    plain, doubled = [0], [0]
+    for position, char in enumerate(digits):
+        value = ord(char) - 48
+        twice = value * 2 - 9 if value > 4 else value * 2
+        even = position % 2 == 0
+        plain.append(plain[-1] + (value if even else twice))
+        doubled.append(doubled[-1] + (twice if even else value))
+    ends = []
+    offset = 0
+    for group in groups:
+        offset += len(group)
+        ends.append(offset)
+    spans = []
+    for first in range(len(groups)):
+        start = ends[first] - len(groups[first])
+        for last in range(first, len(groups)):
+            end = ends[last]
+            if end - start > 19:
+                break
+            # The last digit is never doubled: digits of its parity are left as they are.
+            sums = plain if (end - 1) % 2 == 0 else doubled
+            if end - start >= 13 and (sums[end] - sums[start]) % 10 == 0:
+                spans.append((first, last))
+    return spans
+
+
 def _mask_card_numbers(run: str) -> str:
     """Mask every stretch of whole digit groups in `run` that forms a card number."""
     groups = _GROUP_SPLIT.split(run)
+    spans = _card_spans(groups)
+    if not spans:
+        return run
     seps = _GROUP_SPLIT.findall(run)
     masked = [False] * len(groups)
-    for start in range(len(groups)):
-        digits = ""
-        for end in range(start, len(groups)):
-            digits += groups[end]
-            if len(digits) > 19:
-                break
-            if len(digits) >= 13 and luhn_valid(digits):
-                for index in range(start, end + 1):
-                    masked[index] = True
-    if not any(masked):
-        return run
+    for first, last in spans:
+        for index in range(first, last + 1):
+            masked[index] = True
     out: list[str] = []
     index = 0
     while index < len(groups):
@@ -83,7 +117,7 @@ def _mask_card_numbers(run: str) -> str:
 def contains_card_number(text: str) -> bool:
     """Whether `text` holds a card number: a Luhn-valid run of 13-19 digits, written
     whole or in groups joined by single spaces or dashes."""
-    return any(_mask_card_numbers(m.group(0)) != m.group(0) for m in _DIGIT_RUN.finditer(text))
+    return any(_card_spans(_GROUP_SPLIT.split(m.group(0))) for m in _DIGIT_RUN.finditer(text))
 
 
 class Redactor:
