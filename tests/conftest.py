@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pytest_copie.plugin import Copie
 
-from tests.matrix import MATRIX, STATIC_ONLY
+from tests.matrix import MATRIX, SAME_CODE_AS, STATIC_ONLY
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -94,7 +94,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Static checks run on every entry; runtime ones only where the target Python runs."""
     if "project" not in metafunc.fixturenames:
         return
-    names = set(MATRIX) - STATIC_ONLY if "runnable" in metafunc.fixturenames else set(MATRIX)
+    names = set(MATRIX)
+    if "runnable" in metafunc.fixturenames:
+        names -= STATIC_ONLY | set(SAME_CODE_AS)
     # Under xdist (`--dist loadgroup`), one worker takes all of an entry's tests: each
     # entry is rendered and installed once, and the entries' own suites run in parallel.
     params = [pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in sorted(names)]

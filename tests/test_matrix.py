@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 
 import yaml
+from pytest_copie.plugin import Copie
 
 from tests.conftest import ROOT, Rendered, check
+from tests.matrix import MATRIX, SAME_CODE_AS
 
 SKIP_DIRS = {".venv", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__"}
 ANSWER_KEYS = [
@@ -119,6 +121,24 @@ def test_pci_checklist_is_tailored(project: Rendered) -> None:
     if answers["web_pages"]:
         scripts = yaml.safe_load(inventory.read_text())["scripts"]
         assert [s["src"] for s in scripts] == (["https://js.stripe.com/v3/"] if embedded else [])
+
+
+def test_code_is_the_same_where_the_matrix_says_so(project: Rendered, copie_session: Copie) -> None:
+    """An entry whose own suite is not run has exactly the code of the entry that stands for it."""
+    reference = SAME_CODE_AS.get(project.name)
+    if reference is None:
+        return
+    other = copie_session.copy(extra_answers={**MATRIX[reference], "testing": True})
+    assert other.project_dir is not None
+
+    def code(root: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for folder in ("src", "tests", "migrations")
+            for p in project_files(root / folder)
+        } | {name: (root / name).read_bytes() for name in ("alembic.ini", "catalog.yml")}
+
+    assert code(project.path) == code(other.project_dir)
 
 
 def test_ruff_check(project: Rendered) -> None:
