@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from pytest_copie.plugin import Copie
 
@@ -123,22 +124,23 @@ def test_pci_checklist_is_tailored(project: Rendered) -> None:
         assert [s["src"] for s in scripts] == (["https://js.stripe.com/v3/"] if embedded else [])
 
 
-def test_code_is_the_same_where_the_matrix_says_so(project: Rendered, copie_session: Copie) -> None:
+@pytest.mark.parametrize(("name", "reference"), sorted(SAME_CODE_AS.items()))
+def test_code_is_the_same_where_the_matrix_says_so(
+    name: str, reference: str, copie_session: Copie
+) -> None:
     """An entry whose own suite is not run has exactly the code of the entry that stands for it."""
-    reference = SAME_CODE_AS.get(project.name)
-    if reference is None:
-        return
-    other = copie_session.copy(extra_answers={**MATRIX[reference], "testing": True})
-    assert other.project_dir is not None
 
-    def code(root: Path) -> dict[str, bytes]:
+    def code(answers: dict[str, object]) -> dict[str, bytes]:
+        result = copie_session.copy(extra_answers={**answers, "testing": True})
+        assert result.project_dir is not None, result.exception
+        root = result.project_dir
         return {
             p.relative_to(root).as_posix(): p.read_bytes()
             for folder in ("src", "tests", "migrations")
             for p in project_files(root / folder)
-        } | {name: (root / name).read_bytes() for name in ("alembic.ini", "catalog.yml")}
+        } | {file: (root / file).read_bytes() for file in ("alembic.ini", "catalog.yml")}
 
-    assert code(project.path) == code(other.project_dir)
+    assert code(MATRIX[name]) == code(MATRIX[reference])
 
 
 def test_ruff_check(project: Rendered) -> None:

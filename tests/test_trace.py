@@ -18,6 +18,7 @@ from langfuse import Langfuse
 from tests.conftest import ROOT, uv
 from tests.fake_langfuse import FakeLangfuse, Span
 from tests.releases import current_version, previous_version, tagged_template
+from tests.updating import copier
 
 HOOK = ROOT / "hooks" / "trace_generation.py"
 PUBLIC_KEY = "pk-lf-copier-payments-test"
@@ -65,21 +66,6 @@ def hook_env(spool: Path, home: Path, base_url: str | None, **extra: str) -> dic
         env.pop("LANGFUSE_SECRET_KEY")
     env.update(extra)
     return env
-
-
-def copier(
-    *args: str, env: dict[str, str], python: str = sys.executable, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [python, "-m", "copier", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-        check=False,
-    )
 
 
 def copy(destination: Path, env: dict[str, str], *data: str, **kwargs: Any) -> str:

@@ -26,11 +26,18 @@ def copier_env(spool: Path) -> dict[str, str]:
     return env
 
 
-def copier(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def copier(
+    *args: str,
+    env: dict[str, str] | None = None,
+    python: str = sys.executable,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m copier ...` as a user runs it, with no terminal. The default environment
+    is the project's: callers that do not pass `testing=true` pass their own."""
     return subprocess.run(
-        [sys.executable, "-m", "copier", *args],
+        [python, "-m", "copier", *args],
         cwd=cwd,
-        env=project_env(),  # with testing=true (always given here) no trace is recorded
+        env=env if env is not None else project_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
