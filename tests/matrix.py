@@ -12,7 +12,7 @@ MATRIX: dict[str, dict[str, Any]] = {
     "all-processors": {"processors": ["stripe", "paypal", "square"]},
     "paypal-square": {"processors": ["paypal", "square"], "project_name": "Globex Billing"},
     "no-subscriptions": {"subscriptions": False, "checkout_form": "embedded"},
-    "no-web-pages": {"web_pages": False, "ci": "gitlab"},
+    "no-web-pages": {"web_pages": False, "ci": "gitlab", "processors": ["stripe", "paypal"]},
     "python-3.13": {"python_version": "3.13", "license": "Apache-2.0"},
     "no-ci-no-container": {
         "ci": "none",

@@ -1,4 +1,4 @@
-"""POST /api/checkout, GET /api/payments/{id}, POST /api/payments/{id}/refunds."""
+"""POST /api/checkout, GET /api/payments/{id}, POST /api/payments/{id}/capture and /refunds."""
 
 from __future__ import annotations
 
@@ -116,6 +116,18 @@ def create_checkout(body: CheckoutBody, request: Request) -> Response:
 def get_payment(payment_id: str, request: Request) -> dict[str, Any]:
     payments: Payments = request.app.state.payments
     return payment_json(payments.get(payment_id))
+
+
+@router.post("/payments/{payment_id}/capture")
+def capture_payment(payment_id: str, request: Request) -> Response:
+    """After the buyer's return: capture the approved payment (PayPal), or bring it up to date
+    from the processor (the others capture by themselves). Once, however often it is asked."""
+    payments: Payments = request.app.state.payments
+
+    def run(_key: str | None) -> tuple[int, dict[str, Any]]:
+        return 200, payment_json(payments.capture(payment_id))
+
+    return idempotent(request, None, run)
 
 
 @router.post("/payments/{payment_id}/refunds", status_code=201)

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import ApiError
 from ..processors.base import Processor, WebhookVerificationError
@@ -69,7 +70,10 @@ async def receive(processor: str, request: Request) -> dict[str, Any]:
     if adapter is None:
         raise ApiError(404, "not_found", f"no processor {processor!r} in this service")
     body = await read_body(request)
-    delivery = verify(adapter, body, request.headers)
+    if adapter.verifies_over_network:
+        delivery = await run_in_threadpool(verify, adapter, body, request.headers)
+    else:
+        delivery = verify(adapter, body, request.headers)  # CPU only: no thread hop
     state = request.app.state
     try:
         future = state.inbox.submit(delivery, body, state.settings.is_production)

@@ -2,9 +2,10 @@
 
 State only changes through `transition()`, which refuses (and logs) any change the table
 below does not allow, and appends every change to `payment_events`, the payment's history.
-Calls to processors happen outside database transactions; the rows they depend on are
-written first, so a crash or timeout between the two is resumed, not duplicated, by a
-retry (the processor call carries an idempotency key derived from our own ids).
+Calls to processors happen outside database transactions (PayPal's capture is the one
+exception, see `Payments.capture`); the rows they depend on are written first, so a crash
+or timeout between the two is resumed, not duplicated, by a retry (the processor call
+carries an idempotency key derived from our own ids).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..models import Payment, PaymentEvent, Refund, utcnow
 from ..processors.base import (
     CheckoutMode,
     CheckoutRequest,
+    PaymentSnapshot,
     Processor,
     ProcessorError,
     RefundRequest,
@@ -244,13 +246,21 @@ class Payments:
         return refund
 
     def _apply_refund(self, session: Session, refund: Refund) -> None:
+        """A refund succeeded: count it once, whether or not an event counted it first."""
         payment = session.scalars(
             select(Payment).where(Payment.id == refund.payment_id).with_for_update()
         ).one()
         refund.status = "succeeded"
-        payment.amount_refunded += refund.amount
+        session.flush()
+        succeeded = session.scalar(
+            select(func.coalesce(func.sum(Refund.amount), 0)).where(
+                Refund.payment_id == payment.id, Refund.status == "succeeded"
+            )
+        )
+        payment.amount_refunded = max(payment.amount_refunded, int(succeeded or 0))
         to = "refunded" if payment.amount_refunded >= payment.amount else "partially_refunded"
-        transition(session, payment, to, event_type="refund.succeeded", amount=refund.amount)
+        if to in TRANSITIONS[payment.status]:
+            transition(session, payment, to, event_type="refund.succeeded", amount=refund.amount)
 
     def apply_snapshot(self, payment_id: str) -> Payment:
         """Bring a pending payment up to date from the processor (after a redirect or event)."""
@@ -258,11 +268,45 @@ class Payments:
         if payment.processor_ref is None:
             return payment
         snapshot = self.processor(payment.processor).retrieve_payment(payment.processor_ref)
+        return self._sync(payment_id, snapshot, "processor.sync")
+
+    def capture(self, payment_id: str) -> Payment:
+        """Capture an approved payment (PayPal), once, whoever asks first.
+
+        The buyer's return and the processor's approval event may both ask at the same time.
+        Unlike other processor calls, this one runs under the payment's row lock: the second
+        caller waits, then finds the payment captured and calls nobody. (On SQLite, which
+        has no row locks, the processor's idempotency key and its "already captured" answer
+        keep it to one capture.)
+        """
         with self.sessions.begin() as session:
-            payment = session.get_one(Payment, payment_id)
-            payment.processor_payment_id = snapshot.processor_payment_id
-            payment.livemode = snapshot.livemode
-            if snapshot.status != payment.status and payment.status == "pending":
-                transition(session, payment, snapshot.status, event_type="processor.sync")
-            payment.processor_updated_at = utcnow()
+            payment = session.scalars(
+                select(Payment).where(Payment.id == payment_id).with_for_update()
+            ).one_or_none()
+            if payment is None:
+                raise NotFound(f"no payment {payment_id}")
+            if payment.status != "pending" or payment.processor_ref is None:
+                return payment
+            snapshot = self.processor(payment.processor).capture(payment.processor_ref)
+            apply_payment_snapshot(session, payment, snapshot, "processor.capture")
         return payment
+
+    def _sync(self, payment_id: str, snapshot: PaymentSnapshot, event_type: str) -> Payment:
+        with self.sessions.begin() as session:
+            payment = session.get_one(Payment, payment_id, with_for_update=True)
+            apply_payment_snapshot(session, payment, snapshot, event_type)
+        return payment
+
+
+def apply_payment_snapshot(
+    session: Session, payment: Payment, snapshot: PaymentSnapshot, event_type: str
+) -> None:
+    """The processor's view of a payment, applied to a locked row (a pending one only moves)."""
+    if payment.processor_payment_id is None:
+        payment.processor_payment_id = snapshot.processor_payment_id
+    payment.livemode = snapshot.livemode
+    if snapshot.failure_code:
+        payment.failure_code = snapshot.failure_code
+    if snapshot.status != payment.status and payment.status == "pending":
+        transition(session, payment, snapshot.status, event_type=event_type)
+    payment.processor_updated_at = utcnow()

@@ -85,6 +85,8 @@ class Worker:
                 .with_for_update(skip_locked=True)
             ).all()
             parsed = {row.id: self._parse(row) for row in rows}
+            # A handler that must call its processor (PayPal's capture) finds it here.
+            session.info["processors"] = self.processors
             # The payments the batch names, locked in one statement (in id order).
             lock_payments(session, [d for d in parsed.values() if isinstance(d, Delivery)])
             done = 0

@@ -1,1 +1,0 @@
-"""Webhooks: verify, store durably (the inbox), then apply to the domain."""
