@@ -572,12 +572,21 @@ class Sender:
             self.client.shutdown()
 
 
+def send_timeout() -> float:
+    """Seconds to wait for Langfuse: COPIER_PAYMENTS_TRACE_TIMEOUT, else SEND_TIMEOUT_S."""
+    try:
+        value = float(os.environ.get("COPIER_PAYMENTS_TRACE_TIMEOUT", ""))
+    except ValueError:
+        return SEND_TIMEOUT_S
+    return value if 0 < value <= 300 else SEND_TIMEOUT_S
+
+
 def make_sender() -> tuple[Sender | None, str | None]:
     creds = credentials()
     if creds is None:
         return None, "no Langfuse credentials (LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY)"
     try:
-        return Sender(creds), None
+        return Sender(creds, timeout=send_timeout()), None
     except ImportError:
         return None, "langfuse is not installed in copier's environment"
     except Exception as exc:

@@ -60,6 +60,9 @@ def hook_env(spool: Path, home: Path, base_url: str | None, **extra: str) -> dic
     }
     env.update(SENTINELS)
     env.update({"COPIER_PAYMENTS_SPOOL_DIR": str(spool), "HOME": str(home)})
+    # A loaded CI machine can be slower than the default 3 s to answer: only the test of a
+    # Langfuse that hangs keeps a short wait.
+    env["COPIER_PAYMENTS_TRACE_TIMEOUT"] = "20"
     if base_url is not None:
         env.update({"LANGFUSE_PUBLIC_KEY": PUBLIC_KEY, "LANGFUSE_BASE_URL": base_url})
     else:
@@ -168,7 +171,9 @@ def test_copy_is_traced(tmp_path: Path, spool: Path) -> None:
 def test_failed_delivery_is_spooled_then_replayed(tmp_path: Path, spool: Path, mode: str) -> None:
     with FakeLangfuse("ok" if mode == "refused" else mode) as fake:
         url = "http://127.0.0.1:9" if mode == "refused" else fake.url
-        output = copy(tmp_path / "svc", hook_env(spool, tmp_path, url))
+        output = copy(
+            tmp_path / "svc", hook_env(spool, tmp_path, url, COPIER_PAYMENTS_TRACE_TIMEOUT="3")
+        )
         assert "sending to Langfuse" in output
         (record,) = wait_until_attempted(spool)
     assert record["delivery"]["last_error"]
