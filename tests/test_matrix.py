@@ -167,7 +167,8 @@ def test_migrations_apply_with_no_drift(runnable: Rendered, tmp_path: Path) -> N
 
 
 def test_own_test_suite(runnable: Rendered) -> None:
-    result = runnable.uv_run("pytest", "-q", "-p", "no:cacheprovider")
+    # Failures show their tracebacks, not the captured logs (which would fill the report).
+    result = runnable.uv_run("pytest", "-q", "-p", "no:cacheprovider", "--show-capture=no")
     check(result, "the generated project's pytest")
     summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary
