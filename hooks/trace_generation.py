@@ -30,6 +30,7 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -451,6 +452,8 @@ class Sender:
     """One Langfuse client for this process (the SDK caches its client per public key)."""
 
     def __init__(self, creds: Credentials, timeout: float = SEND_TIMEOUT_S) -> None:
+        #: A send outlived its deadline: the SDK is not to be waited for again.
+        self.stuck = False
         import base64
         import logging
 
@@ -566,8 +569,11 @@ class Sender:
         return None
 
     def close(self) -> None:
-        # Never let the SDK's shutdown retry what was already given up on.
+        # Never let the SDK's shutdown retry what was already given up on, nor wait for a
+        # send that is stuck (the process exits; its daemon threads go with it).
         self.exporter.closed = True
+        if self.stuck:
+            return
         with contextlib.suppress(Exception):
             self.client.shutdown()
 
@@ -593,6 +599,30 @@ def make_sender() -> tuple[Sender | None, str | None]:
         return None, f"the Langfuse client could not start ({type(exc).__name__})"
 
 
+#: However the SDK behaves, one delivery gives up after this many send timeouts.
+SEND_DEADLINE_FACTOR = 5
+
+
+def send_within(sender: Sender, record: dict[str, Any], seconds: float) -> str | None:
+    """`sender.send(record)`, given up after `seconds` (the SDK's own waits are not all
+    bounded): None when delivered, else why not."""
+    outcome: list[str | None] = []
+
+    def attempt() -> None:
+        try:
+            outcome.append(sender.send(record))
+        except Exception as exc:
+            outcome.append(f"sending failed ({type(exc).__name__})")
+
+    worker = threading.Thread(target=attempt, name="trace-send", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive() or not outcome:
+        sender.stuck = True
+        return f"Langfuse did not answer within {seconds:.0f}s"
+    return outcome[0]
+
+
 def deliver_file(path: Path, sender: Sender | None, problem: str | None) -> bool:
     """Send one spooled record; delete it when delivered, else note why and keep it."""
     with claimed(path) as mine:
@@ -604,10 +634,7 @@ def deliver_file(path: Path, sender: Sender | None, problem: str | None) -> bool
             return False
         reason = problem
         if sender is not None:
-            try:
-                reason = sender.send(record)
-            except Exception as exc:
-                reason = f"sending failed ({type(exc).__name__})"
+            reason = send_within(sender, record, SEND_DEADLINE_FACTOR * send_timeout())
         if reason is None:
             path.unlink(missing_ok=True)
             return True
@@ -672,6 +699,8 @@ def cmd_deliver(args: argparse.Namespace) -> None:
     finally:
         if sender is not None:
             sender.close()
+    if sender is not None and sender.stuck:
+        os._exit(1)  # the attempt is recorded; the SDK's stuck threads must not keep us
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -691,6 +720,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     kept = len(files) - delivered
     detail = f" ({problem})" if problem else ""
     print(f"{PREFIX} replayed {len(files)}: {delivered} delivered, {kept} kept{detail}")
+    if sender is not None and sender.stuck:
+        sys.stdout.flush()
+        os._exit(1)  # as in cmd_deliver: never wait for the SDK's stuck threads
     return 0 if kept == 0 else 1
 
 
