@@ -132,7 +132,9 @@ class FakeLangfuse:
     def spans(self) -> list[Span]:
         return [s for r in self.received if self.mode == "ok" for s in r.spans]
 
-    def wait_for_spans(self, count: int, timeout: float = 20) -> list[Span]:
+    def wait_for_spans(self, count: int, timeout: float = 120) -> list[Span]:
+        """A liveness bound, not a timing claim: a loaded machine starts the background
+        sender (langfuse, OpenTelemetry) slowly."""
         deadline = time.monotonic() + timeout
         while len(self.spans) < count and time.monotonic() < deadline:
             time.sleep(0.05)
