@@ -31,6 +31,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -623,8 +624,21 @@ def send_within(sender: Sender, record: dict[str, Any], seconds: float) -> str |
     return outcome[0]
 
 
-def deliver_file(path: Path, sender: Sender | None, problem: str | None) -> bool:
-    """Send one spooled record; delete it when delivered, else note why and keep it."""
+def note_attempt(path: Path, record: dict[str, Any], reason: str) -> None:
+    """Keep the record, with one more attempt and why it failed."""
+    record["delivery"] = {
+        "attempts": int(record.get("delivery", {}).get("attempts", 0)) + 1,
+        "last_error": reason,
+        "last_attempt_at": now(),
+    }
+    write_atomically(path, record)
+
+
+def deliver_file(
+    path: Path, sender: Sender | None, problem: str | None, settled: set[Path] | None = None
+) -> bool:
+    """Send one spooled record; delete it when delivered, else note why and keep it.
+    `settled` collects the files this process has finished with (see `watchdog`)."""
     with claimed(path) as mine:
         if not mine:
             return False
@@ -635,16 +649,55 @@ def deliver_file(path: Path, sender: Sender | None, problem: str | None) -> bool
         reason = problem
         if sender is not None:
             reason = send_within(sender, record, SEND_DEADLINE_FACTOR * send_timeout())
+        if settled is not None:
+            settled.add(path)
         if reason is None:
             path.unlink(missing_ok=True)
             return True
-        record["delivery"] = {
-            "attempts": int(record.get("delivery", {}).get("attempts", 0)) + 1,
-            "last_error": reason,
-            "last_attempt_at": now(),
-        }
-        write_atomically(path, record)
+        note_attempt(path, record, reason)
         return False
+
+
+#: The background sender's start-up (imports, the SDK's client) may take this long on a
+#: loaded machine before its send deadline starts.
+START_UP_ALLOWANCE_S = 60
+
+
+def stuck_where(thread: threading.Thread) -> str:
+    """Where a thread is: the innermost frames' file, line and function, no values."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    if frame is None:
+        return f"{thread.name}: gone"
+    frames = traceback.extract_stack(frame)[-3:]
+    return f"{thread.name}: " + " < ".join(
+        f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames)
+    )
+
+
+def watchdog(paths: list[Path], settled: set[Path], seconds: float) -> threading.Timer:
+    """The background sender's last resort. Whatever it is stuck in (start-up, the SDK, a
+    crash of its own making), after `seconds` every record it has not finished with gets
+    an attempt saying where it was stuck, and the process exits."""
+
+    def fire() -> None:
+        where = "; ".join(
+            stuck_where(t)
+            for t in threading.enumerate()
+            if t is threading.main_thread() or t.name == "trace-send"
+        )
+        for path in paths:
+            if path in settled:
+                continue
+            with contextlib.suppress(OSError, ValueError):
+                record = json.loads(path.read_text(encoding="utf-8"))
+                note_attempt(path, record, f"the sender was stuck for {seconds:.0f}s ({where})")
+        os._exit(1)
+
+    timer = threading.Timer(seconds, fire)
+    timer.name = "trace-watchdog"
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 # --------------------------------------------------------------------------------------
@@ -692,10 +745,14 @@ def cmd_record(args: argparse.Namespace) -> None:
 
 
 def cmd_deliver(args: argparse.Namespace) -> None:
+    paths = [Path(name) for name in args.files]
+    settled: set[Path] = set()
+    per_file = SEND_DEADLINE_FACTOR * send_timeout()
+    watchdog(paths, settled, START_UP_ALLOWANCE_S + per_file * len(paths))
     sender, problem = make_sender()
     try:
-        for name in args.files:
-            deliver_file(Path(name), sender, problem)
+        for path in paths:
+            deliver_file(path, sender, problem, settled)
     finally:
         if sender is not None:
             sender.close()
