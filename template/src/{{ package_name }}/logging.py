@@ -132,8 +132,10 @@ class Redactor:
             text = text.replace(secret, MASK)
         for pattern in _SECRET_PATTERNS:
             text = pattern.sub(lambda m: f"{m.group(1)} {MASK}" if m.lastindex else MASK, text)
-        text = _CVC.sub(lambda m: f"{m.group(1)}***", text)
-        return _DIGIT_RUN.sub(lambda m: _mask_card_numbers(m.group(0)), text)
+        # Card numbers first: a CVC label before one must not split it (its first group
+        # would read as a CVC and leave the rest unrecognised).
+        text = _DIGIT_RUN.sub(lambda m: _mask_card_numbers(m.group(0)), text)
+        return _CVC.sub(lambda m: f"{m.group(1)}***", text)
 
 
 class JsonFormatter(logging.Formatter):
