@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-#: name -> answers (on top of the defaults). `static` entries target a Python that is not
-#: installed here: they are rendered, linted and type-checked for their target version,
-#: but neither migrated nor tested.
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: The answers files of examples/, one per entry (name -> answers, on top of the defaults):
+#: what agents and people pass to `copier copy --data-file`, rendered by the tests.
+EXAMPLES = ROOT / "examples"
 MATRIX: dict[str, dict[str, Any]] = {
-    "default": {},
-    "all-processors": {"processors": ["stripe", "paypal", "square"]},
-    "paypal-square": {"processors": ["paypal", "square"], "project_name": "Globex Billing"},
-    "no-subscriptions": {"subscriptions": False, "checkout_form": "embedded"},
-    "no-web-pages": {"web_pages": False, "ci": "gitlab", "processors": ["stripe", "paypal"]},
-    "python-3.13": {"python_version": "3.13", "license": "Apache-2.0"},
-    "no-ci-no-container": {
-        "ci": "none",
-        "container": False,
-        "agent_files": False,
-        "license": "Proprietary",
-    },
+    path.stem: yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for path in sorted(EXAMPLES.glob("*.yml"))
 }
 
+#: `static` entries target a Python that is not installed here: they are rendered, linted
+#: and type-checked for their target version, but neither migrated nor tested.
 STATIC_ONLY = {"python-3.13"}
 
 #: Entries whose answers change no code, only files around it (CI, container, agent guide,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -122,6 +123,68 @@ def test_pci_checklist_is_tailored(project: Rendered) -> None:
     if answers["web_pages"]:
         scripts = yaml.safe_load(inventory.read_text())["scripts"]
         assert [s["src"] for s in scripts] == (["https://js.stripe.com/v3/"] if embedded else [])
+
+
+PROCESSOR_NAMES = {"stripe": "Stripe", "paypal": "PayPal", "square": "Square"}
+#: Whatever looks like a credential, in a file meant to be committed.
+SECRET_VALUE = re.compile(r"sk[-_](?:lf|live|test)|pk-lf-|whsec_|EAAA|Bearer |\$\{?\w*(SECRET|KEY)")
+
+
+def test_agent_guide_names_only_what_exists(project: Rendered) -> None:
+    """AGENTS.md: its commands are the service's, every file it names exists, it speaks
+    of the processors chosen and states the rules that must never break."""
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
+    guide = project.path / "AGENTS.md"
+    assert guide.is_file() == answers["agent_files"]
+    if not answers["agent_files"]:
+        return
+    text = guide.read_text()
+    package = project.path / "src" / answers["package_name"]
+    named = re.findall(r"`([\w./-]+\.(?:py|md|yml|json|example))`", text)
+    assert len(named) >= 10
+    missing = [n for n in named if not (project.path / n).exists() and not (package / n).exists()]
+    assert missing == []
+    for command in ("serve", "migrate", "check-config", "catalog sync"):
+        assert f"uv run {answers['project_slug']} {command}" in text
+    introduction = text.split("## Commands")[0]
+    for key, name in PROCESSOR_NAMES.items():
+        assert (key in introduction) == (key in answers["processors"]), name
+    for rule in ("card numbers", "idempotency key", "verified before it is stored"):
+        assert rule in text
+
+
+def test_coaia_mcp_configuration_holds_no_secret(project: Rendered) -> None:
+    """.mcp.coaiapy.json runs the published coaiapy-mcp through uvx, .mcp.coaiapy-dev.json a
+    local checkout; both behind `coaia_mcp`, neither with a credential in it."""
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
+    published = project.path / ".mcp.coaiapy.json"
+    development = project.path / ".mcp.coaiapy-dev.json"
+    assert published.is_file() == development.is_file() == answers["coaia_mcp"]
+    if not answers["coaia_mcp"]:
+        return
+    servers = json.loads(published.read_text())["mcpServers"]
+    assert servers["coaiapy"]["command"] == "uvx"
+    assert re.fullmatch(r"coaiapy-mcp==[\d.]+", servers["coaiapy"]["args"][-1])
+    dev = json.loads(development.read_text())["mcpServers"]["coaiapy-dev"]
+    assert dev["command"] == "uv"
+    assert dev["args"][-1] == "coaiapy-mcp"
+    for path in (published, development):
+        assert not SECRET_VALUE.search(path.read_text()), path.name
+
+
+def test_testing_guide_covers_the_processors_chosen(project: Rendered) -> None:
+    """docs/testing-payments.md: a section per processor chosen (sandbox, test cards, local
+    webhooks), none for the others; the service's own test_docs.py checks its test names."""
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
+    guide = (project.path / "docs" / "testing-payments.md").read_text()
+    for key, name in PROCESSOR_NAMES.items():
+        assert (f"\n## {name}\n" in guide) == (key in answers["processors"]), name
+    assert ("stripe listen --forward-to localhost:8000/webhooks/stripe" in guide) == (
+        "stripe" in answers["processors"]
+    )
+    for scenario in ("Success", "Decline", "Insufficient funds", "3DS", "Dispute", "Refund"):
+        assert guide.count(scenario) >= len(answers["processors"]), scenario
+    assert (project.path / "tests" / "test_docs.py").is_file()
 
 
 @pytest.mark.parametrize(("name", "reference"), sorted(SAME_CODE_AS.items()))

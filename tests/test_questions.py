@@ -34,6 +34,7 @@ PUBLIC_KEYS = {
     "ci",
     "container",
     "agent_files",
+    "coaia_mcp",
 }
 
 
