@@ -222,9 +222,13 @@ async def test_tools_are_listed_and_bad_answers_refused_in_process(
 
 
 def stdio_server(env: dict[str, str]) -> StdioServerParameters:
-    return StdioServerParameters(
-        command=sys.executable, args=["-m", "copier_payments_agent.server"], env=env
-    )
+    """The server as agent/mcp.json (the configuration docs/agents.md shows) starts it."""
+    config = json.loads((ROOT / "agent" / "mcp.json").read_text())["mcpServers"]
+    server = config["copier-payments"]
+    args = [str(ROOT) if a == "/path/to/copier-payments" else a for a in server["args"]]
+    assert str(ROOT) in args
+    command = uv() if server["command"] == "uv" else server["command"]
+    return StdioServerParameters(command=command, args=args, env=env)
 
 
 def structured(result: Any) -> dict[str, Any]:

@@ -82,14 +82,18 @@ def copy(destination: Path, env: dict[str, str], *data: str, **kwargs: Any) -> s
     return result.stdout + result.stderr
 
 
+#: uv's own cache, for the replay command run with HOME pointing elsewhere.
+UV_CACHE = subprocess.run([uv(), "cache", "dir"], capture_output=True, text=True).stdout.strip()
+
+
 def replay(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The documented replay command."""
+    """The documented replay command, run from the file docs/tracing.md shows."""
     return subprocess.run(
-        [sys.executable, str(HOOK), "replay"],
-        env=env,
+        ["bash", str(ROOT / "docs" / "commands" / "trace-replay.sh")],
+        env={"UV_CACHE_DIR": UV_CACHE, **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
 
