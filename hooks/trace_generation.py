@@ -624,6 +624,10 @@ def send_within(sender: Sender, record: dict[str, Any], seconds: float) -> str |
     return outcome[0]
 
 
+def log_path(record: Path) -> Path:
+    return record.with_suffix(".log")
+
+
 def note_attempt(path: Path, record: dict[str, Any], reason: str) -> None:
     """Keep the record, with one more attempt and why it failed."""
     record["delivery"] = {
@@ -653,6 +657,7 @@ def deliver_file(
             settled.add(path)
         if reason is None:
             path.unlink(missing_ok=True)
+            log_path(path).unlink(missing_ok=True)
             return True
         note_attempt(path, record, reason)
         return False
@@ -729,14 +734,17 @@ def cmd_record(args: argparse.Namespace) -> None:
     elif not langfuse_importable():
         reason = "langfuse is not installed in copier's environment"
     else:
-        subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "deliver", str(path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            close_fds=True,
-        )
+        # The sender's own account of itself (start, signals, crashes: no trace data) goes
+        # to a log beside the record, deleted with it once delivered.
+        with log_path(path).open("ab") as log:
+            subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "deliver", str(path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+            )
         print(f"{PREFIX} {trace_id} sending to Langfuse (kept in {path} until delivered)")
         return
     record["delivery"]["last_error"] = reason
@@ -745,6 +753,15 @@ def cmd_record(args: argparse.Namespace) -> None:
 
 
 def cmd_deliver(args: argparse.Namespace) -> None:
+    import faulthandler
+    import signal
+
+    print(f"{now()} sender {os.getpid()} started", file=sys.stderr, flush=True)
+    faulthandler.enable(file=sys.stderr)  # a crash leaves its stack in the log
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):  # so does a signal (where it can)
+        number = getattr(signal, name, None)
+        if number is not None and hasattr(faulthandler, "register"):
+            faulthandler.register(number, file=sys.stderr, chain=True)
     paths = [Path(name) for name in args.files]
     settled: set[Path] = set()
     per_file = SEND_DEADLINE_FACTOR * send_timeout()

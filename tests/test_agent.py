@@ -147,6 +147,9 @@ def test_every_failure_is_one_line_and_its_own_exit_code(
     (crowded / "README.md").write_text("mine\n")
     plain = tmp_path / "plain"
     plain.mkdir()
+    loose = tmp_path / "loose"  # generated, but not (yet) a git repository
+    loose.mkdir()
+    (loose / ".copier-answers.yml").write_text("_src_path: /nowhere\nproject_slug: loose\n")
     cases = [
         (["generate", "svc", "--vcs-ref", "HEAD", "--data", "project_slug=Bad Slug"],
          agent_env, "invalid_answers", "project_slug: \"Bad Slug\" is not valid"),
@@ -159,6 +162,7 @@ def test_every_failure_is_one_line_and_its_own_exit_code(
         (["generate", "svc"], {**agent_env, "COPIER_PAYMENTS_TEMPLATE": str(tmp_path / "nowhere")},
          "source_unreachable", "cannot read the template"),
         (["update", str(plain)], agent_env, "not_a_generated_project", "not generated"),
+        (["update", str(loose)], agent_env, "project_not_clean", "is not a git repository"),
     ]  # fmt: skip
     for args, env, code, message in cases:
         result = agent_cli(*args, env=env, cwd=tmp_path)
@@ -174,13 +178,25 @@ def test_every_failure_is_one_line_and_its_own_exit_code(
 
 def test_copier_itself_fails_with_an_exit_code_and_a_last_line(tmp_path: Path) -> None:
     """What copier prints without the agent CLI (docs/agents.md): an untrusted template
-    exits 4, a missing answer with no terminal 1, each with one line."""
+    exits 4; a missing answer with no terminal, or a file it would overwrite, 1; each
+    with one last line saying so."""
     untrusted = copier("copy", "--defaults", "--vcs-ref", "HEAD", str(ROOT), str(tmp_path / "a"))
     assert untrusted.returncode == 4
     assert "unsafe feature" in untrusted.stderr
     asked = copier("copy", "--trust", "--vcs-ref", "HEAD", str(ROOT), str(tmp_path / "b"))
     assert asked.returncode == 1
     assert asked.stderr.strip().splitlines()[-1].startswith("Interactive session required")
+    crowded = tmp_path / "c"
+    crowded.mkdir()
+    (crowded / "README.md").write_text("mine\n")
+    collided = copier(
+        "copy", "--trust", "--defaults", "--vcs-ref", "HEAD", "--data", "testing=true",
+        str(ROOT), str(crowded),
+    )  # fmt: skip
+    assert collided.returncode == 1
+    last = collided.stderr.strip().splitlines()[-1]
+    assert last == "Interactive session required: Consider using `--overwrite`"
+    assert (crowded / "README.md").read_text() == "mine\n"
 
 
 # --------------------------------------------------------------------------------------
@@ -273,7 +289,10 @@ async def test_an_agent_generates_a_service_that_passes_its_own_tests(
     assert made["answers"]["project_slug"] == "agent-pay"
     assert "src/agent_pay/app.py" in made["files"]
     assert "uv run agent-pay serve" in " ".join(made["next_steps"])
-    root = next(s for s in spans if s.name == "copier-payments copy")
+    roots = [s for s in spans if s.name == "copier-payments copy"]
+    logs = {p.name: p.read_text() for p in (tmp_path / "spool").glob("*")}
+    assert len(roots) == 1, f"the trace never arrived; the spool holds {logs}"
+    root = roots[0]
     assert (root.trace_id, root.parent_span_id) == (agent_trace, parent)
     assert root.attributes["session.id"] == "agent-session-7"
     env = project_env()
@@ -350,3 +369,9 @@ def test_a_conflict_is_a_new_marker_line_not_a_mention(tmp_path: Path) -> None:
     )
     assert not core.conflicted(tmp_path, "README.md")
     assert core.conflicted(tmp_path, "app.py")
+
+
+def test_copiers_url_shortcuts_are_expanded_for_git() -> None:
+    assert core.git_url("gh:acme/copier-payments") == "https://github.com/acme/copier-payments"
+    assert core.git_url("gl:acme/copier-payments") == "https://gitlab.com/acme/copier-payments"
+    assert core.git_url("/srv/copier-payments") == "/srv/copier-payments"

@@ -118,7 +118,14 @@ def wait_until_settled(spool: Path, timeout: float = SENDER_WAIT_S) -> list[dict
         if all(r["delivery"]["attempts"] >= 1 for r in records):
             return records
         time.sleep(0.1)
-    pytest.fail(f"the background sender did not finish in {timeout}s: {spooled(spool)}")
+    pytest.fail(
+        f"the background sender did not finish in {timeout}s: {spooled(spool)}; "
+        f"its logs: {sender_logs(spool)}"
+    )
+
+
+def sender_logs(spool: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(spool.glob("*.log"))}
 
 
 def by_name(spans: list[Span]) -> dict[str, Span]:

@@ -108,9 +108,20 @@ def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
     )
 
 
+#: copier's URL shortcuts, as `_src_path` may record them.
+SHORTCUTS = {"gh:": "https://github.com/", "gl:": "https://gitlab.com/"}
+
+
+def git_url(source: str) -> str:
+    for prefix, base in SHORTCUTS.items():
+        if source.startswith(prefix):
+            return base + source.removeprefix(prefix)
+    return source
+
+
 def releases(source: str) -> list[str]:
     """The template's release tags, oldest first (PEP 440 order, no pre-releases)."""
-    listed = _git("ls-remote", "--tags", "--refs", source)
+    listed = _git("ls-remote", "--tags", "--refs", git_url(source))
     if listed.returncode != 0:
         raise AgentError(
             "source_unreachable", f"cannot read the template at {source}: {_last(listed)}"
@@ -137,7 +148,7 @@ def checked_out(source: str, ref: str | None = None) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="copier-payments-") as tmp:
         clone = Path(tmp) / "template"
-        cloned = _git("clone", "--quiet", source, str(clone))
+        cloned = _git("clone", "--quiet", git_url(source), str(clone))
         if cloned.returncode != 0:
             raise AgentError(
                 "source_unreachable", f"cannot read the template at {source}: {_last(cloned)}"
@@ -369,8 +380,11 @@ def update(
     changes = dict(changes or {})
     if changes:
         with checked_out(str(before.get("_src_path") or template_source()), vcs_ref) as template:
-            merged = {k: v for k, v in before.items() if not k.startswith("_")}
-            validate_answers({**merged, **changes}, template)
+            known = {q.key for q in load_questions(template)}
+            # Answers of an older release may name questions since renamed (its
+            # migrations rename them during the update): only today's are checked.
+            kept = {k: v for k, v in before.items() if k in known and k not in changes}
+            validate_answers({**kept, **changes}, template)
     with tempfile.TemporaryDirectory(prefix="copier-payments-answers-") as tmp:
         args = ["update", "--trust", "--defaults", "--skip-answered"]
         if changes or extra_data:
