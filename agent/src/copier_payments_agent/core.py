@@ -310,7 +310,6 @@ def generate(
     source: str | None = None,
     vcs_ref: str | None = None,
     trace: TraceContext | None = None,
-    extra_data: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`copier copy` of the template into a new (or empty) directory."""
     source = source or template_source()
@@ -324,7 +323,7 @@ def generate(
     with checked_out(source, vcs_ref) as template:
         validate_answers(answers, template)
     with tempfile.TemporaryDirectory(prefix="copier-payments-answers-") as tmp:
-        data = _data_file({**answers, **(extra_data or {})}, Path(tmp))
+        data = _data_file(answers, Path(tmp))
         args = ["copy", "--trust", "--defaults", "--data-file", str(data)]
         if vcs_ref:
             args += ["--vcs-ref", vcs_ref]
@@ -364,7 +363,6 @@ def update(
     *,
     vcs_ref: str | None = None,
     trace: TraceContext | None = None,
-    extra_data: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`copier update` of a generated service (a git repository with its work committed)."""
     trace = trace or TraceContext()
@@ -387,8 +385,8 @@ def update(
             validate_answers({**kept, **changes}, template)
     with tempfile.TemporaryDirectory(prefix="copier-payments-answers-") as tmp:
         args = ["update", "--trust", "--defaults", "--skip-answered"]
-        if changes or extra_data:
-            args += ["--data-file", str(_data_file({**changes, **(extra_data or {})}, Path(tmp)))]
+        if changes:
+            args += ["--data-file", str(_data_file(changes, Path(tmp)))]
         if vcs_ref:
             args += ["--vcs-ref", vcs_ref]
         result = _copier(args, root, trace)
