@@ -624,6 +624,23 @@ def send_within(sender: Sender, record: dict[str, Any], seconds: float) -> str |
     return outcome[0]
 
 
+def sender_program() -> Path:
+    """This program, copied into the spool directory for the background sender to run.
+
+    Copier runs the hook from its temporary clone of the template and deletes that clone
+    as soon as the generation ends: a sender started from it could find its own file gone
+    before the interpreter opened it (it happened on a loaded CI machine). The copy is
+    named by its content, so versions and concurrent generations never collide."""
+    data = Path(__file__).resolve().read_bytes()
+    target = spool_dir() / "sender" / f"trace_generation-{sha256(data)[:16]}.py"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
+    return target
+
+
 def log_path(record: Path) -> Path:
     return record.with_suffix(".log")
 
@@ -738,7 +755,7 @@ def cmd_record(args: argparse.Namespace) -> None:
         # to a log beside the record, deleted with it once delivered.
         with log_path(path).open("ab") as log:
             subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), "deliver", str(path)],
+                [sys.executable, str(sender_program()), "deliver", str(path)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -224,6 +225,29 @@ def test_a_stuck_sender_records_where_it_was_stuck_and_exits(tmp_path: Path) -> 
     assert kept["delivery"]["last_error"].startswith("the sender was stuck for 2s (MainThread:")
     assert "make_sender" in kept["delivery"]["last_error"], kept["delivery"]
     assert kept["trace"] == record["trace"]
+
+
+def test_the_sender_outlives_copiers_clone_of_the_template(tmp_path: Path, spool: Path) -> None:
+    """Copier deletes its temporary clone of the template (the hook's own directory) as
+    soon as the generation ends; the background sender must not need it. Here the hook's
+    directory is deleted the moment `record` returns, and the trace still arrives."""
+    clone = tmp_path / "copier-clone" / "hooks"
+    clone.mkdir(parents=True)
+    shutil.copy(HOOK, clone / HOOK.name)
+    (tmp_path / "svc").mkdir()
+    answers = json.dumps({"project_slug": "svc", "processors": ["stripe"]})
+    with FakeLangfuse() as fake:
+        env = hook_env(spool, tmp_path, fake.url)
+        recorded = subprocess.run(
+            [sys.executable, str(clone / HOOK.name), "record", "--operation", "copy",
+             "--answers", answers, "--dst", str(tmp_path / "svc")],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        shutil.rmtree(clone.parent)
+        assert "sending to Langfuse" in recorded.stdout, recorded.stdout + recorded.stderr
+        assert wait_until_settled(spool) == []
+        assert fake.spans
+    assert [p.parent.name for p in spool.glob("sender/*.py")] == ["sender"]
 
 
 def test_no_credentials_spools_and_says_how_to_enable(tmp_path: Path, spool: Path) -> None:
