@@ -290,7 +290,7 @@ async def test_an_agent_generates_a_service_that_passes_its_own_tests(
     assert "src/agent_pay/app.py" in made["files"]
     assert "uv run agent-pay serve" in " ".join(made["next_steps"])
     roots = [s for s in spans if s.name == "copier-payments copy"]
-    logs = {p.name: p.read_text() for p in (tmp_path / "spool").glob("*")}
+    logs = {p.name: p.read_text() for p in (tmp_path / "spool").glob("*") if p.is_file()}
     assert len(roots) == 1, f"the trace never arrived; the spool holds {logs}"
     root = roots[0]
     assert (root.trace_id, root.parent_span_id) == (agent_trace, parent)
