@@ -5,7 +5,6 @@ stdio)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -353,7 +352,7 @@ async def test_an_agent_checks_for_and_applies_an_update(
     assert after["update_available"] is False
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["ci"] == "gitlab"
-    assert os.listdir(tmp_path / "spool")
+    assert list((tmp_path / "spool").glob("*.json"))  # the update trace, spooled
 
 
 def test_a_conflict_is_a_new_marker_line_not_a_mention(tmp_path: Path) -> None:

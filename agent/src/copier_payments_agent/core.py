@@ -25,7 +25,7 @@ import jsonschema
 import yaml
 from packaging.version import InvalidVersion, Version
 
-from copier_payments_agent.options import answers_schema, load_questions
+from copier_payments_agent.options import Question, answers_schema, load_questions
 
 #: Exit codes of the `copier-payments` CLI, one per kind of failure (docs/agents.md).
 EXIT_CODES = {
@@ -179,10 +179,13 @@ def describe_options(source: str | None = None, ref: str | None = None) -> dict[
 # --------------------------------------------------------------------------------------
 
 
-def validate_answers(answers: Mapping[str, Any], template: Path) -> None:
+def validate_answers(
+    answers: Mapping[str, Any], template: Path, questions: list[Question] | None = None
+) -> None:
     """Refuse answers that copier would refuse, before anything is written: unknown keys
-    and wrong types by the JSON Schema, the rest by copier's own validators."""
-    schema = answers_schema(load_questions(template))
+    and wrong types by the JSON Schema, the rest by copier's own validators. `questions`:
+    the template's, when the caller has read them already."""
+    schema = answers_schema(questions if questions is not None else load_questions(template))
     validator = jsonschema.Draft202012Validator(schema)
     # Patterns are left to copier's validators below, which say them in their own words.
     problems = sorted(
@@ -378,11 +381,12 @@ def update(
     changes = dict(changes or {})
     if changes:
         with checked_out(str(before.get("_src_path") or template_source()), vcs_ref) as template:
-            known = {q.key for q in load_questions(template)}
+            questions = load_questions(template)
+            known = {q.key for q in questions}
             # Answers of an older release may name questions since renamed (its
             # migrations rename them during the update): only today's are checked.
             kept = {k: v for k, v in before.items() if k in known and k not in changes}
-            validate_answers({**kept, **changes}, template)
+            validate_answers({**kept, **changes}, template, questions)
     with tempfile.TemporaryDirectory(prefix="copier-payments-answers-") as tmp:
         args = ["update", "--trust", "--defaults", "--skip-answered"]
         if changes:

@@ -46,12 +46,6 @@ async def _run(work: Callable[[], dict[str, Any]]) -> CallToolResult:
     )
 
 
-def _trace(
-    trace_id: str | None, session_id: str | None, parent_observation_id: str | None
-) -> core.TraceContext:
-    return core.TraceContext(trace_id, session_id, parent_observation_id)
-
-
 @server.tool()
 async def describe_options() -> CallToolResult:
     """The template's questions (help, type, choices, defaults, validation rules), read from
@@ -76,7 +70,7 @@ async def generate_payments_service(
     `session_id` and `parent_observation_id` are the calling agent's coaia-fuse ids: the
     generation's trace joins them. Returns the files created, the trace id and next steps.
     """
-    trace = _trace(trace_id, session_id, parent_observation_id)
+    trace = core.TraceContext(trace_id, session_id, parent_observation_id)
     return await _run(
         lambda: core.generate(destination, answers or {}, vcs_ref=vcs_ref, trace=trace)
     )
@@ -94,7 +88,7 @@ async def update_payments_service(
     """Update the generated service at `path` (a git repository with its work committed) to
     the latest template release (or `vcs_ref`), applying any answer changes in `answers`.
     Returns the files changed, the files left with conflict markers, and the trace id."""
-    trace = _trace(trace_id, session_id, parent_observation_id)
+    trace = core.TraceContext(trace_id, session_id, parent_observation_id)
     return await _run(lambda: core.update(path, answers, vcs_ref=vcs_ref, trace=trace))
 
 
