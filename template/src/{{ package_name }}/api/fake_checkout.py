@@ -9,7 +9,6 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from ..errors import ApiError
 from ..processors.fake import FakeProcessor, Outcome
@@ -96,7 +95,7 @@ async def choose(ref: str, request: Request) -> Response:
     if outcome is None:
         raise ApiError(422, "validation_error", "unknown choice")
     for body, headers in adapter.complete(ref, outcome):
-        await run_in_threadpool(ingest, request, adapter, body, headers)
+        await ingest(request, adapter, body, headers)
     if outcome == "succeed":
         return RedirectResponse(checkout.success_url, status_code=303)
     message = "Your card was declined." if outcome == "decline" else "Authentication failed."

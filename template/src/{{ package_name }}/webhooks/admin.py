@@ -74,6 +74,6 @@ def reconcile(
     for name, adapter in sorted(processors.items()):
         added[name] = 0
         for body in adapter.recent_events(since):
-            if not store(sessions, adapter.event_from_payload(body), body, live).duplicate:
+            if store(sessions, adapter.event_from_payload(body), body, live):
                 added[name] += 1
     return added
