@@ -26,7 +26,7 @@ import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import CONNECT_TIMEOUT_S
+from ..db import CONNECT_TIMEOUT_S, SQLITE_BUSY_TIMEOUT_MS
 from ..models import utcnow
 from ..processors.base import WebhookEvent as Delivery
 from .handlers import HANDLERS
@@ -51,8 +51,9 @@ POSTGRESQL_INSERT = (
 )
 SQLITE_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
 
-#: How long a SQLite inbox write waits for another writer (the worker) before a 503.
-SQLITE_LOCK_WAIT_S = 5.0
+#: How long a SQLite inbox write waits for another writer (the worker) before a 503: as
+#: long as the engine's busy timeout lets every other connection wait.
+SQLITE_LOCK_WAIT_S = SQLITE_BUSY_TIMEOUT_MS / 1000
 
 
 def sqlite_insert(rows: int) -> str:
@@ -111,7 +112,11 @@ def alive(connection: sqlite3.Connection) -> bool:
 
 
 def unique(rows: Sequence[Row]) -> list[Row]:
-    return list({(r[0], r[1]): r for r in rows}.values())
+    """Each event once: its first row (the one `novelty` calls new)."""
+    first: dict[tuple[str, str], Row] = {}
+    for row in rows:
+        first.setdefault((row[0], row[1]), row)
+    return list(first.values())
 
 
 def insert(connection: Connection, rows: Sequence[Row]) -> list[bool]:
