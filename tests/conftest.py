@@ -6,11 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pytest_copie.plugin import Copie
 
@@ -67,6 +69,26 @@ def check(result: subprocess.CompletedProcess[str], what: str) -> None:
             f"{what} failed (exit {result.returncode}):\n{result.stdout[-6000:]}\n"
             f"{result.stderr[-6000:]}"
         )
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[str], seconds: float) -> None:
+    """Poll `url` until it answers 200; fail with the process's output if the process
+    exits first or the time runs out (the caller stops whatever the process started)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            try:
+                output = process.communicate(timeout=30)[0]
+            except subprocess.TimeoutExpired:  # its children still hold the pipe
+                output = "(no output: processes it started still run)"
+            pytest.fail(f"{url} never answered:\n{output}")
+        time.sleep(0.2)
 
 
 def install(project: Rendered) -> None:

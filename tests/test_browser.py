@@ -20,7 +20,7 @@ import httpx
 import pytest
 from pytest_copie.plugin import Copie
 
-from tests.conftest import Rendered, project_env, rendered, uv
+from tests.conftest import Rendered, project_env, rendered, uv, wait_until_ready
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TOKEN = "browser-test-token-" + "b" * 24
@@ -72,17 +72,7 @@ def service(
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"the service did not start:\n{process.communicate()[0]}")
-            time.sleep(0.2)
+        wait_until_ready(f"{base}/readyz", process, 60)
         yield base
     finally:
         process.terminate()

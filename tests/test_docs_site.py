@@ -9,17 +9,15 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import pytest
 from pytest_copie.plugin import Copie
 
-from tests.conftest import ROOT, Rendered, check, project_env, rendered
+from tests.conftest import ROOT, Rendered, check, project_env, rendered, wait_until_ready
 
 DOCS = ROOT / "docs"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
@@ -141,16 +139,7 @@ def test_the_scale_out_commands_run_as_documented(
     )
     try:
         for port in (8001, 8002):
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"port {port} never answered:\n{process.communicate()[0]}")
-                time.sleep(0.3)
+            wait_until_ready(f"http://127.0.0.1:{port}/readyz", process, 120)
         workers = subprocess.run(
             ["pgrep", "-f", "-s", str(process.pid), "acme-payments worker"],
             capture_output=True,

@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, cast
 
 import psycopg
@@ -56,8 +57,10 @@ SQLITE_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
 SQLITE_LOCK_WAIT_S = SQLITE_BUSY_TIMEOUT_MS / 1000
 
 
+@cache
 def sqlite_insert(rows: int) -> str:
-    """SQLite: a multi-row VALUES statement (sqlite3 caches one per batch size)."""
+    """SQLite: a multi-row VALUES statement, built once per batch size (and prepared once
+    by sqlite3's statement cache)."""
     return INSERT_INTO + "VALUES " + ", ".join([SQLITE_VALUES] * rows) + RETURNING
 
 
