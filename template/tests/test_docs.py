@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "testing-payments.md"
-NAMED = re.compile(r"`(tests/test_\w+\.py)::(test_\w+)`")
+NAMED = re.compile(r"`(tests/(?:\w+/)?test_\w+\.py)::(test_\w+)`")
 
 
 def defined_tests(path: Path) -> set[str]:

@@ -8,8 +8,6 @@ for display, a card's brand, last four digits and expiry (allowed by PCI DSS).
 
 from __future__ import annotations
 
-import base64
-import secrets
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -30,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from .ids import new_id, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -63,16 +63,6 @@ SUBSCRIPTION_STATUSES = (
 INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
 WEBHOOK_STATUSES = ("pending", "processing", "processed", "failed", "dead", "ignored")
 IDEMPOTENCY_STATUSES = ("in_progress", "completed")
-
-
-def new_id(prefix: str) -> str:
-    """An opaque, URL-safe id with a type prefix: 120 random bits, e.g. `pay_x3k...`."""
-    token = base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
-    return f"{prefix}_{token}"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

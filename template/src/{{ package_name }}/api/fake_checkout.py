@@ -11,7 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..errors import ApiError
-from ..processors.fake import FakeProcessor, Outcome
+from ..processors.fake.adapter import FakeProcessor, Outcome
+from .deps import services
 from .webhooks import ingest
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +49,7 @@ AUTH_CHOICES = (
 
 
 def fake(request: Request) -> FakeProcessor:
-    adapter = request.app.state.payments.processors.get("fake")
+    adapter = services(request).processors.get("fake")
     if not isinstance(adapter, FakeProcessor):
         raise ApiError(404, "not_found", "the fake processor is not enabled")
     return adapter

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..db import ping
 from ..errors import ApiError
+from .deps import EngineDep
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -23,10 +24,10 @@ async def healthz() -> dict[str, Any]:
 
 
 @router.get("/readyz")
-def readyz(request: Request) -> dict[str, Any]:
+def readyz(engine: EngineDep) -> dict[str, Any]:
     """The service can do its work: the database answers."""
     try:
-        ping(request.app.state.engine)
+        ping(engine)
     except SQLAlchemyError as exc:
         log.warning("readiness check failed: database unavailable (%s)", type(exc).__name__)
         raise ApiError(

@@ -16,13 +16,14 @@ from ..errors import as_api_error
 Handler = Callable[[str | None], tuple[int, dict[str, Any]]]
 
 
-def idempotent(request: Request, body: BaseModel | None, handler: Handler) -> Response:
+def idempotent(
+    request: Request, keys: IdempotencyKeys, body: BaseModel | None, handler: Handler
+) -> Response:
     """Run `handler(key)` at most once per Idempotency-Key and request body."""
     key = request.headers.get("idempotency-key")
     if key is None:
         status, payload = handler(None)
         return JSONResponse(payload, status_code=status)
-    keys: IdempotencyKeys = request.app.state.idempotency
     scope = f"{request.method} {request.url.path}"
     stored = keys.begin(scope, key, fingerprint(body.model_dump() if body else None))
     if stored is not None:

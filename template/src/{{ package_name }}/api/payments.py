@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..catalog import Product
 from ..domain.errors import Unprocessable
 from ..domain.idempotency import derived_id
-from ..domain.payments import NewCheckout, Payments
-from ..models import Payment, Refund
+from ..domain.payments import NewCheckout
+from ..domain.views import payment_view, refund_view
+from .deps import IdempotencyDep, PaymentsDep, ProductsDep, SettingsDep
 from .idempotent import idempotent
 from .security import require_api_token
 
@@ -41,31 +43,7 @@ class RefundBody(BaseModel):
     reason: str | None = Field(None, max_length=500)
 
 
-def payment_json(payment: Payment) -> dict[str, Any]:
-    return {
-        "id": payment.id,
-        "status": payment.status,
-        "amount": payment.amount,
-        "currency": payment.currency,
-        "amount_refunded": payment.amount_refunded,
-        "processor": payment.processor,
-        "processor_ref": payment.processor_ref,
-        "reference": payment.reference,
-    }
-
-
-def refund_json(refund: Refund) -> dict[str, Any]:
-    return {
-        "id": refund.id,
-        "payment_id": refund.payment_id,
-        "amount": refund.amount,
-        "currency": refund.currency,
-        "status": refund.status,
-        "reason": refund.reason,
-    }
-
-
-def priced(body: CheckoutBody, products: dict[str, Product]) -> tuple[int, str, str, str | None]:
+def priced(body: CheckoutBody, products: Mapping[str, Product]) -> tuple[int, str, str, str | None]:
     """(amount, currency, description, product key) from a catalog key or explicit values."""
     if body.product is not None:
         if body.amount is not None or body.currency is not None:
@@ -80,21 +58,25 @@ def priced(body: CheckoutBody, products: dict[str, Product]) -> tuple[int, str, 
 
 
 @router.post("/checkout", status_code=201)
-def create_checkout(body: CheckoutBody, request: Request) -> Response:
-    state = request.app.state
-    payments: Payments = state.payments
-
+def create_checkout(
+    body: CheckoutBody,
+    request: Request,
+    payments: PaymentsDep,
+    keys: IdempotencyDep,
+    settings: SettingsDep,
+    products: ProductsDep,
+) -> Response:
     def run(key: str | None) -> tuple[int, dict[str, Any]]:
-        amount, currency, description, product = priced(body, state.products)
+        amount, currency, description, product = priced(body, products)
         payment_id = derived_id("pay", "POST /api/checkout", key)
-        success_url, cancel_url = state.settings.return_urls(payment_id)
+        success_url, cancel_url = settings.return_urls(payment_id)
         payment = payments.create_checkout(
             NewCheckout(
                 payment_id=payment_id,
                 amount=amount,
                 currency=currency,
                 description=description,
-                processor=body.processor or state.settings.default_processor,
+                processor=body.processor or settings.default_processor,
                 success_url=success_url,
                 cancel_url=cancel_url,
                 customer_email=body.customer_email,
@@ -109,34 +91,34 @@ def create_checkout(body: CheckoutBody, request: Request) -> Response:
             "checkout_url": payment.checkout_url,
         }
 
-    return idempotent(request, body, run)
+    return idempotent(request, keys, body, run)
 
 
 @router.get("/payments/{payment_id}")
-def get_payment(payment_id: str, request: Request) -> dict[str, Any]:
-    payments: Payments = request.app.state.payments
-    return payment_json(payments.get(payment_id))
+def get_payment(payment_id: str, payments: PaymentsDep) -> dict[str, Any]:
+    return payment_view(payments.get(payment_id))
 
 
 @router.post("/payments/{payment_id}/capture")
-def capture_payment(payment_id: str, request: Request) -> Response:
+def capture_payment(
+    payment_id: str, request: Request, payments: PaymentsDep, keys: IdempotencyDep
+) -> Response:
     """After the buyer's return: capture the approved payment (PayPal), or bring it up to date
     from the processor (the others capture by themselves). Once, however often it is asked."""
-    payments: Payments = request.app.state.payments
 
     def run(_key: str | None) -> tuple[int, dict[str, Any]]:
-        return 200, payment_json(payments.capture(payment_id))
+        return 200, payment_view(payments.capture(payment_id))
 
-    return idempotent(request, None, run)
+    return idempotent(request, keys, None, run)
 
 
 @router.post("/payments/{payment_id}/refunds", status_code=201)
-def create_refund(payment_id: str, body: RefundBody, request: Request) -> Response:
-    payments: Payments = request.app.state.payments
-
+def create_refund(
+    payment_id: str, body: RefundBody, request: Request, payments: PaymentsDep, keys: IdempotencyDep
+) -> Response:
     def run(key: str | None) -> tuple[int, dict[str, Any]]:
         refund_id = derived_id("re", f"POST /api/payments/{payment_id}/refunds", key)
         refund = payments.refund(payment_id, refund_id, body.amount, body.reason)
-        return 201, refund_json(refund)
+        return 201, refund_view(refund)
 
-    return idempotent(request, body, run)
+    return idempotent(request, keys, body, run)

@@ -7,10 +7,12 @@ import secrets
 from fastapi import Request
 
 from ..errors import ApiError
+from .deps import SettingsDep
 
 
-def require_api_token(request: Request) -> None:
-    expected = request.app.state.settings.api_token
+async def require_api_token(request: Request, settings: SettingsDep) -> None:
+    """Compares in constant time; async: no thread hop for a check that does no I/O."""
+    expected = settings.api_token
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if expected is None:
         raise ApiError(401, "unauthorized", "API_TOKEN is not set: the API is closed until it is")

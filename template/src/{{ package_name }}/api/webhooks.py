@@ -13,6 +13,7 @@ from ..errors import ApiError
 from ..processors.base import Processor, WebhookVerificationError
 from ..processors.base import WebhookEvent as Delivery
 from ..webhooks.inbox import InboxUnavailable
+from .deps import services
 
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger(__name__)
@@ -67,9 +68,10 @@ async def ingest(
         delivery = await run_in_threadpool(verify, adapter, body, headers)
     else:
         delivery = verify(adapter, body, headers)  # CPU only: no thread hop
-    state = request.app.state
+    found = services(request)
+    live = found.settings.is_production
     try:
-        new = await state.inbox.store(delivery, body, state.settings.is_production)
+        new = await found.inbox.store(delivery, body, live, handled=adapter.handles(delivery.type))
     except InboxUnavailable:
         raise unavailable(adapter) from None
     return Response(ANSWERS[not new], media_type="application/json")
@@ -94,7 +96,7 @@ PROCESSOR_PARAMETER = {
 )
 async def receive(request: Request) -> Response:
     processor: str = request.path_params["processor"]
-    adapter = request.app.state.payments.processors.get(processor)
+    adapter = services(request).processors.get(processor)
     if adapter is None:
         raise ApiError(404, "not_found", f"no processor {processor!r} in this service")
     return await ingest(request, adapter, await read_body(request), request.headers)

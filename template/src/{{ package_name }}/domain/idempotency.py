@@ -22,7 +22,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..models import IdempotencyKey, new_id, utcnow
+from ..ids import new_id, utcnow
+from ..models import IdempotencyKey
 from .errors import Conflict, Unprocessable
 
 KEY_TTL = timedelta(hours=24)

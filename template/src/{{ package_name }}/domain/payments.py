@@ -1,23 +1,39 @@
-"""Payments: an explicit state machine, checkouts, refunds.
+"""Payments: an explicit state machine, checkouts, captures, refunds, and what processor
+events say of them.
 
 State only changes through `transition()`, which refuses (and logs) any change the table
 below does not allow, and appends every change to `payment_events`, the payment's history.
-Calls to processors happen outside database transactions (PayPal's capture is the one
-exception, see `Payments.capture`); the rows they depend on are written first, so a crash
-or timeout between the two is resumed, not duplicated, by a retry (the processor call
-carries an idempotency key derived from our own ids).
+Events are facts: a payment's status is derived from the facts recorded so far
+(`converge`), then reached through allowed transitions only, so the order in which they
+arrive never matters:
+
+- Paid: a completed checkout, a succeeded payment, or any refund or dispute (they imply a
+  charge) makes a pending payment paid.
+- Refunded: `amount_refunded` only grows (the processor's cumulative amount, or our own
+  succeeded refunds), so a late or repeated event cannot count twice.
+- Disputed: open or lost disputes make the payment disputed; a won dispute gives it back
+  its refund-derived status (domain/disputes.py).
+- An event about a payment not known yet fails, and the worker retries it with backoff.
+
+Calls to processors happen outside database transactions (capture is the one exception,
+see `capture_locked`); the rows they depend on are written first, so a crash or timeout
+between the two is resumed, not duplicated, by a retry (the processor call carries an
+idempotency key derived from our own ids).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..models import Payment, PaymentEvent, Refund, utcnow
+from ..ids import utcnow
+from ..models import Dispute, Payment, PaymentEvent, Refund
 from ..processors.base import (
     CheckoutMode,
     CheckoutRequest,
@@ -25,9 +41,11 @@ from ..processors.base import (
     Processor,
     ProcessorError,
     RefundRequest,
+    WebhookEvent,
 )
 from .catalog import active_price
-from .errors import Conflict, IllegalTransition, NotFound, Unprocessable
+from .errors import Conflict, DomainError, IllegalTransition, NotFound, Unprocessable
+from .facts import CheckoutApproved, PaymentObserved, PaymentRef, RefundObserved
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +64,30 @@ REFUNDABLE = frozenset({"succeeded", "partially_refunded"})
 RETRYABLE = frozenset({"unavailable", "rate_limited", "error"})
 #: Refunds that count against what is left to refund.
 COUNTED_REFUNDS = ("pending", "succeeded")
+#: Dispute statuses that keep a payment disputed.
+OPEN_DISPUTES = ("needs_response", "under_review", "lost")
+#: `Session.info` key: the payments the current transaction has locked, by id (held here:
+#: the session's identity map alone keeps only weak references).
+LOCKED = "locked_payments"
+
+
+class PaymentNotKnownYet(DomainError):
+    """Retried later: the event that introduces the payment has not been applied yet."""
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What changes a payment: an API call, or a processor event (its type, id and time)."""
+
+    type: str
+    processor_event_id: str | None = None
+    at: datetime | None = None
+    #: The amount the change is about (a refund's), for the payment's history.
+    amount: int | None = None
+
+    @classmethod
+    def of(cls, event: WebhookEvent) -> Cause:
+        return cls(event.type, event.event_id, event.created_at)
 
 
 def transition(
@@ -79,14 +121,230 @@ def transition(
     payment.status = to
 
 
-def processor_named(processors: Mapping[str, Processor], name: str) -> Processor:
+def route(start: str, goal: str) -> list[str]:
+    """The shortest chain of allowed transitions from `start` to `goal` ([] if none)."""
+    paths: deque[list[str]] = deque([[start]])
+    seen = {start}
+    while paths:
+        path = paths.popleft()
+        if path[-1] == goal:
+            return path[1:]
+        for nxt in sorted(TRANSITIONS[path[-1]] - seen):
+            seen.add(nxt)
+            paths.append([*path, nxt])
+    return []
+
+
+def derived_status(session: Session, payment: Payment, paid: bool, disputes_changed: bool) -> str:
+    """The status the payment's facts imply."""
+    if payment.status in ("pending", "failed", "canceled") and not paid:
+        return payment.status
+    # An open dispute has made the payment disputed, or one changes now: only then look.
+    open_dispute = (payment.status == "disputed" or disputes_changed) and session.scalar(
+        select(func.count()).where(
+            Dispute.payment_id == payment.id, Dispute.status.in_(OPEN_DISPUTES)
+        )
+    )
+    if open_dispute:
+        return "disputed"
+    if payment.amount_refunded >= payment.amount:
+        return "refunded"
+    return "partially_refunded" if payment.amount_refunded > 0 else "succeeded"
+
+
+def converge(
+    session: Session,
+    payment: Payment,
+    cause: Cause,
+    *,
+    paid: bool = True,
+    disputes_changed: bool = False,
+) -> None:
+    """Move the payment to the status its facts imply, through allowed transitions."""
+    goal = derived_status(session, payment, paid, disputes_changed)
+    if goal == payment.status:
+        return
+    steps = route(payment.status, goal)
+    if not steps:
+        log.warning(
+            "payment cannot reach its derived status",
+            extra={"payment_id": payment.id, "from": payment.status, "to": goal},
+        )
+        return
+    for step in steps:
+        transition(
+            session,
+            payment,
+            step,
+            event_type=cause.type,
+            amount=cause.amount,
+            processor_event_id=cause.processor_event_id,
+        )
+    if cause.at is not None:
+        payment.processor_updated_at = cause.at
+
+
+def lock_payments(session: Session, payment_ids: Iterable[str | None]) -> None:
+    """Lock the payments a batch of events names by our id, in one statement and in id
+    order (two workers never wait on each other in a cycle); `find_payment` then takes
+    them from the session without another round trip."""
+    ids = sorted({i for i in payment_ids if i})
+    if ids:
+        query = select(Payment).where(Payment.id.in_(ids)).order_by(Payment.id)
+        found = session.scalars(query.with_for_update()).all()
+        session.info.setdefault(LOCKED, {}).update((p.id, p) for p in found)
+
+
+def find_payment(session: Session, processor: str, ref: PaymentRef) -> Payment | None:
+    """The payment an event names, locked: by our id, else the processor's payment, else
+    its checkout. The one lookup every processor's events go through."""
+    locked: Payment | None = session.info.get(LOCKED, {}).get(ref.payment_id)
+    if locked is not None and locked.processor == processor:
+        return locked  # locked by lock_payments: no round trip
+    lookups = [
+        (Payment.id, ref.payment_id),
+        (Payment.processor_payment_id, ref.processor_payment_id),
+        (Payment.processor_ref, ref.processor_ref),
+    ]
+    for attempt in range(2):
+        if attempt:
+            session.flush()  # an earlier event of this batch may have just linked it
+        for column, value in lookups:
+            if value:
+                found = session.scalars(
+                    select(Payment)
+                    .where(column == value, Payment.processor == processor)
+                    .with_for_update()
+                ).first()
+                if found is not None:
+                    return found
+    return None
+
+
+def require_payment(session: Session, processor: str, ref: PaymentRef, what: str) -> Payment:
+    payment = find_payment(session, processor, ref)
+    if payment is None:
+        raise PaymentNotKnownYet(f"no payment for {what} yet")
+    return payment
+
+
+def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> None:
+    """What a processor says of a payment, applied through the state machine."""
+    payment = find_payment(session, event.processor, fact.ref)
+    if payment is None:
+        if fact.unknown == "ignore":
+            log.info("payment not made by this service", extra={"event": event.event_id})
+            return
+        raise PaymentNotKnownYet(f"no payment for {event.type} {event.event_id} yet")
+    if fact.processor_payment_id and payment.processor_payment_id is None:
+        payment.processor_payment_id = fact.processor_payment_id
+    if fact.livemode is not None:
+        payment.livemode = fact.livemode
+    if fact.failure_code is not None:
+        payment.failure_code = fact.failure_code
+    if fact.failure_message is not None:
+        payment.failure_message = fact.failure_message
+    cause = Cause.of(event)
+    if fact.ended is not None:
+        if payment.status == "pending":
+            transition(
+                session,
+                payment,
+                fact.ended,
+                event_type=cause.type,
+                processor_event_id=cause.processor_event_id,
+            )
+        return
+    refunded = payment.amount if fact.refunded_in_full else fact.refunded
+    if refunded is not None:
+        payment.amount_refunded = max(payment.amount_refunded, min(refunded, payment.amount))
+    if fact.paid is not None:
+        converge(session, payment, cause, paid=fact.paid)
+
+
+def capture_locked(session: Session, payment: Payment, adapter: Processor, event_type: str) -> None:
+    """Capture an approved payment under its row lock (taken by the caller), and apply the
+    processor's answer.
+
+    The buyer's return and the processor's approval event may both ask at the same time:
+    the second caller waits for the lock, then finds the payment captured and calls nobody.
+    (On SQLite, which has no row locks, the processor's idempotency key and its "already
+    captured" answer keep it to one capture.)
+    """
+    if payment.status != "pending" or payment.processor_ref is None:
+        return
+    snapshot = adapter.capture(payment.processor_ref)
+    apply_payment_snapshot(session, payment, snapshot, event_type)
+
+
+def approve(
+    session: Session,
+    event: WebhookEvent,
+    fact: CheckoutApproved,
+    processors: Mapping[str, Processor],
+) -> None:
+    """The buyer approved at the processor: capture now, once (the return may have)."""
+    payment = require_payment(session, event.processor, fact.ref, f"{event.type} {event.event_id}")
+    if payment.status != "pending":
+        return  # captured already (the buyer's return came first), or ended
+    adapter = processors.get(event.processor)
+    if adapter is None:
+        raise PaymentNotKnownYet(f"no {event.processor} adapter to capture with")
     try:
-        return processors[name]
-    except KeyError:
-        raise Unprocessable(
-            f"processor {name!r} is not configured in this service "
-            f"(available: {', '.join(sorted(processors)) or 'none'})"
-        ) from None
+        capture_locked(session, payment, adapter, event.type)
+    except ProcessorError as exc:
+        if exc.kind != "declined":
+            raise  # retried by the worker
+        # The buyer may approve again with another funding source, at the same order.
+        payment.failure_code = exc.decline_code
+        payment.failure_message = exc.message
+
+
+def settle_refund(
+    session: Session,
+    refund: Refund,
+    status: str,
+    processor_refund_id: str | None,
+    cause: Cause,
+) -> None:
+    """A pending refund of ours is final: count what succeeded, once, whoever says so first
+    (the processor's answer or its event), then converge the payment."""
+    if refund.status != "pending":
+        return
+    refund.status = status
+    refund.processor_refund_id = refund.processor_refund_id or processor_refund_id
+    session.flush()
+    payment = session.get_one(Payment, refund.payment_id, with_for_update=True)
+    succeeded = session.scalar(
+        select(func.coalesce(func.sum(Refund.amount), 0)).where(
+            Refund.payment_id == payment.id, Refund.status == "succeeded"
+        )
+    )
+    payment.amount_refunded = max(payment.amount_refunded, int(succeeded or 0))
+    converge(session, payment, cause)
+
+
+def refund_observed(session: Session, event: WebhookEvent, fact: RefundObserved) -> None:
+    """A refund of ours became final at the processor."""
+    if fact.status is None:
+        return
+    matches = [Refund.processor_refund_id == fact.processor_refund_id]
+    if fact.refund_id:
+        matches.append(Refund.id == fact.refund_id)
+    refund = session.scalars(
+        select(Refund).where(or_(*matches), Refund.processor == event.processor)
+    ).first()
+    if refund is None:
+        return  # made outside this service: the payment's cumulative amount carries it
+    settle_refund(session, refund, fact.status, fact.processor_refund_id, Cause.of(event))
+
+
+def not_configured(name: str, available: Iterable[str]) -> Unprocessable:
+    """The error for a processor this service does not have, or has not configured."""
+    return Unprocessable(
+        f"processor {name!r} is not configured in this service "
+        f"(available: {', '.join(sorted(available)) or 'none'})"
+    )
 
 
 @dataclass(frozen=True)
@@ -119,7 +377,10 @@ class Payments:
         self.processors = processors
 
     def processor(self, name: str) -> Processor:
-        return processor_named(self.processors, name)
+        found = self.processors.get(name)
+        if found is None:
+            raise not_configured(name, self.processors)
+        return found
 
     def get(self, payment_id: str) -> Payment:
         with self.sessions() as session:
@@ -240,27 +501,11 @@ class Payments:
             refund = session.get_one(Refund, refund_id)
             refund.processor_refund_id = result.processor_refund_id
             if result.status == "succeeded":
-                self._apply_refund(session, refund)
+                cause = Cause("refund.succeeded", amount=refund.amount)
+                settle_refund(session, refund, "succeeded", result.processor_refund_id, cause)
             else:
                 refund.status = result.status
         return refund
-
-    def _apply_refund(self, session: Session, refund: Refund) -> None:
-        """A refund succeeded: count it once, whether or not an event counted it first."""
-        payment = session.scalars(
-            select(Payment).where(Payment.id == refund.payment_id).with_for_update()
-        ).one()
-        refund.status = "succeeded"
-        session.flush()
-        succeeded = session.scalar(
-            select(func.coalesce(func.sum(Refund.amount), 0)).where(
-                Refund.payment_id == payment.id, Refund.status == "succeeded"
-            )
-        )
-        payment.amount_refunded = max(payment.amount_refunded, int(succeeded or 0))
-        to = "refunded" if payment.amount_refunded >= payment.amount else "partially_refunded"
-        if to in TRANSITIONS[payment.status]:
-            transition(session, payment, to, event_type="refund.succeeded", amount=refund.amount)
 
     def apply_snapshot(self, payment_id: str) -> Payment:
         """Bring a pending payment up to date from the processor (after a redirect or event)."""
@@ -268,33 +513,22 @@ class Payments:
         if payment.processor_ref is None:
             return payment
         snapshot = self.processor(payment.processor).retrieve_payment(payment.processor_ref)
-        return self._sync(payment_id, snapshot, "processor.sync")
+        with self.sessions.begin() as session:
+            payment = session.get_one(Payment, payment_id, with_for_update=True)
+            apply_payment_snapshot(session, payment, snapshot, "processor.sync")
+        return payment
 
     def capture(self, payment_id: str) -> Payment:
-        """Capture an approved payment (PayPal), once, whoever asks first.
-
-        The buyer's return and the processor's approval event may both ask at the same time.
-        Unlike other processor calls, this one runs under the payment's row lock: the second
-        caller waits, then finds the payment captured and calls nobody. (On SQLite, which
-        has no row locks, the processor's idempotency key and its "already captured" answer
-        keep it to one capture.)
-        """
+        """Capture an approved payment (PayPal), once, whoever asks first (`capture_locked`)."""
         with self.sessions.begin() as session:
             payment = session.scalars(
                 select(Payment).where(Payment.id == payment_id).with_for_update()
             ).one_or_none()
             if payment is None:
                 raise NotFound(f"no payment {payment_id}")
-            if payment.status != "pending" or payment.processor_ref is None:
-                return payment
-            snapshot = self.processor(payment.processor).capture(payment.processor_ref)
-            apply_payment_snapshot(session, payment, snapshot, "processor.capture")
-        return payment
-
-    def _sync(self, payment_id: str, snapshot: PaymentSnapshot, event_type: str) -> Payment:
-        with self.sessions.begin() as session:
-            payment = session.get_one(Payment, payment_id, with_for_update=True)
-            apply_payment_snapshot(session, payment, snapshot, event_type)
+            if payment.status == "pending" and payment.processor_ref is not None:
+                adapter = self.processor(payment.processor)
+                capture_locked(session, payment, adapter, "processor.capture")
         return payment
 
 

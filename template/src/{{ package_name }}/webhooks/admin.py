@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..models import WebhookEvent, utcnow
+from ..ids import utcnow
+from ..models import WebhookEvent
 from ..processors.base import Processor
 from .inbox import store
 
@@ -74,6 +75,7 @@ def reconcile(
     for name, adapter in sorted(processors.items()):
         added[name] = 0
         for body in adapter.recent_events(since):
-            if store(sessions, adapter.event_from_payload(body), body, live):
+            delivery = adapter.event_from_payload(body)
+            if store(sessions, delivery, body, live, handled=adapter.handles(delivery.type)):
                 added[name] += 1
     return added

@@ -28,9 +28,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import CONNECT_TIMEOUT_S, SQLITE_BUSY_TIMEOUT_MS
-from ..models import utcnow
+from ..ids import utcnow
 from ..processors.base import WebhookEvent as Delivery
-from .handlers import HANDLERS
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,8 @@ def sqlite_time(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def row_for(delivery: Delivery, body: bytes, live: bool) -> Row:
+def row_for(delivery: Delivery, body: bytes, live: bool, handled: bool) -> Row:
+    """The inbox row of a verified delivery; `handled`: its processor reads its type."""
     wrong_mode = delivery.livemode is not None and delivery.livemode != live
     return (
         delivery.processor,
@@ -78,7 +78,7 @@ def row_for(delivery: Delivery, body: bytes, live: bool) -> Row:
         delivery.livemode,
         body.decode("utf-8"),
         delivery.created_at,
-        "pending" if delivery.type in HANDLERS and not wrong_mode else "ignored",
+        "pending" if handled and not wrong_mode else "ignored",
         "livemode does not match this service" if wrong_mode else None,
     )
 
@@ -129,10 +129,12 @@ def insert(connection: Connection, rows: Sequence[Row]) -> list[bool]:
     return novelty(rows, inserted)
 
 
-def store(sessions: sessionmaker[Session], delivery: Delivery, body: bytes, live: bool) -> bool:
+def store(
+    sessions: sessionmaker[Session], delivery: Delivery, body: bytes, live: bool, *, handled: bool
+) -> bool:
     """Record one verified delivery: True if new, False for a duplicate."""
     with sessions.begin() as session:
-        return insert(session.connection(), [row_for(delivery, body, live)])[0]
+        return insert(session.connection(), [row_for(delivery, body, live, handled)])[0]
 
 
 #: Errors about one row's values rather than the database: worth trying rows one by one.
@@ -175,11 +177,11 @@ class InboxWriter:
         self.postgres_loop: asyncio.AbstractEventLoop | None = None
         self.sqlite: sqlite3.Connection | None = None
 
-    async def store(self, delivery: Delivery, body: bytes, live: bool) -> bool:
+    async def store(self, delivery: Delivery, body: bytes, live: bool, *, handled: bool) -> bool:
         """True once the delivery is committed as new, False for a duplicate."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
-        self.pending.append((row_for(delivery, body, live), future))
+        self.pending.append((row_for(delivery, body, live, handled), future))
         if self.flusher is None or self.flusher.get_loop() is not loop:  # (a test's new loop)
             self.flusher = loop.create_task(self._flush())
         return await future

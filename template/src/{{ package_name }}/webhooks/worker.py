@@ -20,11 +20,14 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..domain.apply import apply
 from ..domain.errors import DomainError
-from ..models import WebhookEvent, utcnow
+from ..domain.facts import Fact, PaymentFact
+from ..domain.payments import lock_payments
+from ..ids import utcnow
+from ..models import WebhookEvent
 from ..processors.base import Processor
 from ..processors.base import WebhookEvent as Delivery
-from .handlers import HANDLERS, lock_payments
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,9 @@ MAX_DELAY_S = 3600.0
 DUE = ("pending", "failed")
 #: Events claimed per transaction: one commit (one WAL flush) for many events.
 BATCH = 100
+#: A stored event read by its processor: the delivery and its facts, why it cannot be
+#: read, or None (a type its processor does not handle).
+Read = tuple[Delivery, list[Fact]] | Exception | None
 
 
 def next_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -84,48 +90,55 @@ class Worker:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
-            parsed = {row.id: self._parse(row) for row in rows}
-            # A handler that must call its processor (PayPal's capture) finds it here.
-            session.info["processors"] = self.processors
-            # The payments the batch names, locked in one statement (in id order).
-            lock_payments(session, [d for d in parsed.values() if isinstance(d, Delivery)])
+            read = {row.id: self._read(row) for row in rows}
+            # The payments the batch names by our id, locked in one statement (in id order).
+            named = [f for r in read.values() if isinstance(r, tuple) for f in r[1]]
+            lock_payments(session, (f.ref.payment_id for f in named if isinstance(f, PaymentFact)))
             done = 0
-            # One flush for the batch: the inserts and updates go out together. Handlers
-            # that query what they just changed flush first.
+            # One flush for the batch: the inserts and updates go out together. Rules that
+            # query what they just changed flush first.
             with session.no_autoflush:
                 for row in rows:
                     if stop is not None and stop.is_set():
                         break
-                    self._apply(session, row, parsed[row.id], isolate)
+                    self._apply(session, row, read[row.id], isolate)
                     done += 1
             return done
 
-    def _parse(self, row: WebhookEvent) -> Delivery | Exception:
-        """The stored delivery, parsed by its processor's adapter (or why it cannot be)."""
+    def _read(self, row: WebhookEvent) -> Read:
+        """The stored delivery, read by its own processor into facts: dispatched by
+        (processor, type). None: a type its processor does not handle."""
         adapter = self.processors.get(row.processor)
         if adapter is None:
             return LookupError(f"processor {row.processor!r} is not configured")
+        if not adapter.handles(row.type):
+            return None
         try:
-            return adapter.event_from_payload(row.payload.encode("utf-8"))
+            delivery = adapter.event_from_payload(row.payload.encode("utf-8"))
+            return delivery, adapter.facts(delivery)
         except Exception as exc:  # noqa: BLE001 - recorded on the event by _apply
             return exc
 
     def _apply(
-        self, session: Session, row: WebhookEvent, delivery: Delivery | Exception, isolate: bool
+        self,
+        session: Session,
+        row: WebhookEvent,
+        read: Read,
+        isolate: bool,
     ) -> None:
         row.attempts += 1
-        handler = HANDLERS.get(row.type)
-        if handler is None:
+        if read is None:
             row.status = "ignored"
             return
         try:
-            if isinstance(delivery, Exception):
-                raise delivery
+            if isinstance(read, Exception):
+                raise read
+            delivery, facts = read
             if not isolate:
-                handler(session, delivery)
+                apply(session, delivery, facts, self.processors)
             else:
                 with session.begin_nested():
-                    handler(session, delivery)
+                    apply(session, delivery, facts, self.processors)
         except Exception as exc:
             if not isolate:
                 raise _Isolate from exc

@@ -1,0 +1,124 @@
+"""catalog.yml: what this service sells (products, and plans where it has subscriptions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from .processors.base import CatalogItem, Interval
+
+#: catalog.yml sits at the project root, beside `src/`.
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "catalog.yml"
+INTERVALS = ("day", "week", "month", "year")
+
+
+@dataclass(frozen=True)
+class Product:
+    key: str
+    name: str
+    amount: int
+    currency: str
+    description: str
+
+    def as_item(self) -> CatalogItem:
+        return CatalogItem(self.key, self.name, self.description, self.amount, self.currency)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A recurring plan: its price, billing period, trial and the features it grants."""
+
+    key: str
+    name: str
+    amount: int
+    currency: str
+    description: str
+    interval: Interval
+    interval_count: int
+    trial_days: int
+    entitlements: tuple[str, ...]
+
+    def as_item(self) -> CatalogItem:
+        return CatalogItem(
+            self.key,
+            self.name,
+            self.description,
+            self.amount,
+            self.currency,
+            interval=self.interval,
+            interval_count=self.interval_count,
+            trial_days=self.trial_days,
+        )
+
+
+class CatalogError(ValueError):
+    pass
+
+
+def _product(entry: Any) -> Product:
+    if not isinstance(entry, dict):
+        raise CatalogError("each product must be a mapping")
+    try:
+        product = Product(
+            key=str(entry["key"]),
+            name=str(entry["name"]),
+            amount=int(entry["amount"]),
+            currency=str(entry["currency"]).lower(),
+            description=str(entry.get("description") or entry["name"]),
+        )
+    except KeyError as exc:
+        raise CatalogError(f"a product lacks {exc.args[0]!r}") from None
+    if product.amount <= 0 or len(product.currency) != 3:
+        raise CatalogError(f"product {product.key!r}: amount must be > 0, currency 3 letters")
+    return product
+
+
+def _entries(path: Path, section: str) -> list[Any]:
+    if not path.is_file():
+        return []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return list(data.get(section) or [])
+
+
+def load_products(path: Path = DEFAULT_PATH) -> dict[str, Product]:
+    """The catalog's products by key; no file means no products."""
+    products = [_product(entry) for entry in _entries(path, "products")]
+    return {p.key: p for p in products}
+
+
+def _plan(entry: Any) -> Plan:
+    if not isinstance(entry, dict):
+        raise CatalogError("each plan must be a mapping")
+    interval = str(entry.get("interval"))
+    if interval not in INTERVALS:
+        raise CatalogError(
+            f"plan {entry.get('key')!r}: interval must be one of {', '.join(INTERVALS)}"
+        )
+    try:
+        plan = Plan(
+            key=str(entry["key"]),
+            name=str(entry["name"]),
+            amount=int(entry["amount"]),
+            currency=str(entry["currency"]).lower(),
+            description=str(entry.get("description") or entry["name"]),
+            interval=cast(Interval, interval),
+            interval_count=int(entry.get("interval_count", 1)),
+            trial_days=int(entry.get("trial_days", 0)),
+            entitlements=tuple(str(e) for e in entry.get("entitlements") or ()),
+        )
+    except KeyError as exc:
+        raise CatalogError(f"a plan lacks {exc.args[0]!r}") from None
+    if plan.amount <= 0 or len(plan.currency) != 3:
+        raise CatalogError(f"plan {plan.key!r}: amount must be > 0, currency 3 letters")
+    if plan.interval_count < 1 or plan.trial_days < 0:
+        raise CatalogError(f"plan {plan.key!r}: interval_count must be >= 1, trial_days >= 0")
+    return plan
+
+
+def load_plans(path: Path = DEFAULT_PATH) -> dict[str, Plan]:
+    """The catalog's subscription plans by key."""
+    plans = [_plan(entry) for entry in _entries(path, "plans")]
+    return {p.key: p for p in plans}

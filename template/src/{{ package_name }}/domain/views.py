@@ -1,0 +1,31 @@
+"""Our objects as the API shows them (`GET /api/...`): the one place that says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Payment, Refund
+
+
+def payment_view(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "status": payment.status,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "amount_refunded": payment.amount_refunded,
+        "processor": payment.processor,
+        "processor_ref": payment.processor_ref,
+        "reference": payment.reference,
+    }
+
+
+def refund_view(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "payment_id": refund.payment_id,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "status": refund.status,
+        "reason": refund.reason,
+    }

@@ -1,0 +1,1 @@
+"""The processors: one folder each (see `base.py` and `registry.py`)."""

@@ -1,0 +1,280 @@
+"""One interface for every processor, and the neutral types it speaks.
+
+Adapters translate between these types and a processor's SDK; they never touch the
+database, and the domain never imports an SDK. A processor is one folder under
+`processors/` (`adapter.py`: every call; `events.py`: its webhooks read into neutral facts;
+`events.json`: the event types it handles, as data) and one line in `registry.py`. The
+processors differ, and the interface says how:
+
+- Stripe: a Checkout Session (hosted redirect, or embedded); the payment is final when
+  the session completes.
+- PayPal: an order the buyer approves; the server must then `capture` it.
+- Square: a payment link that carries its own order id, which events refer to.
+- Each verifies webhook signatures its own way, inside `parse_webhook`.
+
+Subscriptions, where the service has them, are a second protocol of their own
+(`processors/subscriptions.py`), implemented by a subclass of each adapter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from importlib import import_module
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+from ..domain.facts import Fact
+
+if TYPE_CHECKING:
+    from ..config import ProcessorSettings, Settings
+
+CheckoutMode = Literal["hosted", "embedded"]
+PaymentState = Literal["pending", "succeeded", "failed", "canceled"]
+RefundState = Literal["pending", "succeeded", "failed", "canceled"]
+ErrorKind = Literal[
+    "declined", "rate_limited", "invalid_request", "authentication", "unavailable", "error"
+]
+Interval = Literal["day", "week", "month", "year"]
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    payment_id: str
+    amount: int
+    currency: str
+    description: str
+    success_url: str
+    cancel_url: str
+    customer_email: str | None = None
+    mode: CheckoutMode = "hosted"
+    #: A price created by `catalog sync`, used instead of an ad-hoc amount.
+    price_ref: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """A catalog.yml product or plan, to create or update at a processor."""
+
+    key: str
+    name: str
+    description: str
+    amount: int
+    currency: str
+    #: A plan's billing period (None: a one-time product).
+    interval: Interval | None = None
+    interval_count: int = 1
+    #: Free days before the first charge (a plan's; PayPal keeps it in the plan itself).
+    trial_days: int = 0
+
+    @property
+    def kind(self) -> str:
+        return "product" if self.interval is None else "plan"
+
+
+@dataclass(frozen=True)
+class CatalogRef:
+    """Where a catalog item lives at a processor."""
+
+    product_id: str
+    price_id: str
+    created: bool
+    archived_price_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Checkout:
+    #: The processor's checkout object: Stripe session, PayPal order, Square order id.
+    processor_ref: str
+    #: Where to send the buyer (hosted checkout), if any.
+    url: str | None
+    #: For embedded checkout: what the processor's script needs.
+    client_secret: str | None = None
+    #: Square: the subscription the checkout created (known at once: linked at once).
+    subscription_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentSnapshot:
+    """A payment as the processor sees it now."""
+
+    processor_ref: str
+    status: PaymentState
+    amount: int
+    currency: str
+    processor_payment_id: str | None = None
+    livemode: bool = False
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    refund_id: str
+    processor_payment_id: str
+    amount: int
+    currency: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    processor_refund_id: str
+    status: RefundState
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified delivery, before any interpretation."""
+
+    processor: str
+    event_id: str
+    type: str
+    livemode: bool | None
+    created_at: datetime | None
+    data: Mapping[str, Any]
+
+
+#: Reads one event type of one processor into neutral facts (an empty list: nothing to do).
+Reader = Callable[[WebhookEvent], list[Fact]]
+
+
+class ProcessorError(Exception):
+    """A processor call failed; `kind` says how, the message never contains a secret."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        decline_code: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.decline_code = decline_code
+        self.retry_after = retry_after
+
+
+class WebhookVerificationError(Exception):
+    """The delivery's signature is missing, malformed, wrong or stale."""
+
+
+class Processor(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capture_on_return(self) -> bool:
+        """The buyer's return means "approved, capture now" (PayPal); elsewhere nothing."""
+        ...
+
+    @property
+    def verifies_over_network(self) -> bool:
+        """`parse_webhook` may call the network (PayPal's certificate): run it off the loop."""
+        ...
+
+    def create_checkout(self, request: CheckoutRequest) -> Checkout:
+        """Start a checkout; idempotent per `request.payment_id`."""
+        ...
+
+    def retrieve_payment(self, processor_ref: str) -> PaymentSnapshot:
+        """The payment behind a checkout, as the processor sees it now."""
+        ...
+
+    def capture(self, processor_ref: str) -> PaymentSnapshot:
+        """Capture an approved payment (PayPal); elsewhere the same as retrieve_payment."""
+        ...
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Refund all or part of a payment; idempotent per `request.refund_id`."""
+        ...
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """Verify a delivery's signature and parse it; raise WebhookVerificationError."""
+        ...
+
+    def event_from_payload(self, body: bytes) -> WebhookEvent:
+        """Parse a delivery stored by the inbox (already verified when it arrived)."""
+        ...
+
+    def handles(self, event_type: str) -> bool:
+        """Whether this processor reads events of this type (the others are stored, ignored)."""
+        ...
+
+    def facts(self, event: WebhookEvent) -> list[Fact]:
+        """What the event says, as neutral facts for the domain to apply."""
+        ...
+
+    def recent_events(self, since: datetime) -> Iterator[bytes]:
+        """Events the processor sent since `since`, as stored payloads (for reconcile)."""
+        ...
+
+    def sync_product(self, item: CatalogItem) -> CatalogRef | None:
+        """Create or update a catalog item, never mutating a price (None: nothing to create
+        there). Plans only where the service has subscriptions (the adapter's subclass)."""
+        ...
+
+
+class Adapter:
+    """What every adapter shares: its readers, one per event type it handles.
+
+    Events are dispatched by (processor, type): each adapter looks up its own readers, so
+    two processors may both handle a `refund.updated`. A subclass (the subscription side)
+    adds readers of its own.
+    """
+
+    name: ClassVar[str]
+    capture_on_return: ClassVar[bool] = False
+    verifies_over_network: ClassVar[bool] = False
+    readers: ClassVar[Mapping[str, Reader]] = {}
+
+    def handles(self, event_type: str) -> bool:
+        return event_type in self.readers
+
+    def facts(self, event: WebhookEvent) -> list[Fact]:
+        reader = self.readers.get(event.type)
+        return [] if reader is None else reader(event)
+
+
+def declared_events(package: str) -> list[str]:
+    """The event types a processor's folder declares as handled (`events.json`): data that
+    the generation trace reads too; a test holds each adapter's readers to it."""
+    declared: list[str] = json.loads(files(package).joinpath("events.json").read_text())
+    return declared
+
+
+@dataclass(frozen=True)
+class ProcessorKind:
+    """A processor as the registry knows it: its name, its variables, how to build it.
+
+    The adapter's module (and with it the processor's SDK) is imported only when the
+    processor is built, so that commands which build none (`migrate`, `check-config`) do
+    not pay for every SDK.
+    """
+
+    name: str
+    #: Builds the adapter from the configuration with the class `load()` returns, or gives
+    #: None where the processor is not in use (`load` is then never called).
+    build: Callable[[Settings, Callable[[], type[Any]]], Processor | None]
+    #: The package of its folder (`events.json` is there).
+    package: str
+    #: Its own variables (`<NAME>_...`); the offline fake has none.
+    settings: type[ProcessorSettings] | None = None
+    #: The module of the package whose `ADAPTER` is built: `adapter`, or `subscriptions`
+    #: (the adapter's subclass) where the service has subscriptions.
+    part: str = "adapter"
+
+    def adapter_class(self) -> type[Any]:
+        adapter: type[Any] = import_module(f"{self.package}.{self.part}").ADAPTER
+        return adapter
+
+    def create(self, settings: Settings) -> Processor | None:
+        return self.build(settings, self.adapter_class)
+
+    def built_from(self, part: str) -> ProcessorKind:
+        return replace(self, part=part)

@@ -1,0 +1,171 @@
+"""PayPal's events (Orders v2, Payments v2, Disputes) read into neutral facts.
+
+- `CHECKOUT.ORDER.APPROVED`: the buyer approved; the worker captures the order (the buyer's
+  return may have done it already: the capture is idempotent, see `capture_locked`).
+- `PAYMENT.CAPTURE.COMPLETED` makes the payment paid; `DENIED` fails a pending one;
+  `PENDING` records the capture, which stays pending.
+- `PAYMENT.CAPTURE.REFUNDED` carries the capture's cumulative refunded amount
+  (`seller_payable_breakdown.total_refunded_amount`), so a late or repeated event cannot
+  count twice; `REVERSED` (PayPal took the funds back) counts as refunded in full.
+- `CUSTOMER.DISPUTE.*`: the dispute keeps its newest state (the dispute's `update_time`).
+- Objects name our payment by `custom_id` (set on the order), the capture, or the order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ...domain.facts import (
+    CheckoutApproved,
+    DisputeObserved,
+    DisputeStatus,
+    Fact,
+    PaymentObserved,
+    PaymentRef,
+    RefundObserved,
+)
+from ..base import Reader, WebhookEvent
+from .shapes import link, minor_units, order_custom_id, paypal_time
+
+DISPUTE_STATUSES: dict[str, DisputeStatus] = {
+    "WAITING_FOR_SELLER_RESPONSE": "needs_response",
+    "OPEN": "under_review",
+    "WAITING_FOR_BUYER_RESPONSE": "under_review",
+    "UNDER_REVIEW": "under_review",
+    "APPEALABLE": "under_review",
+    "OTHER": "under_review",
+}
+LOST = frozenset({"RESOLVED_BUYER_FAVOUR", "RESOLVED_WITH_PAYOUT", "ACCEPTED", "REFUNDED"})
+WON = frozenset({"RESOLVED_SELLER_FAVOUR", "CANCELED_BY_BUYER", "DENIED"})
+
+
+def parse(body: bytes) -> WebhookEvent:
+    """A PayPal webhook event: `resource` is the object it is about."""
+    event = json.loads(body)
+    return WebhookEvent(
+        processor="paypal",
+        event_id=str(event["id"]),
+        type=str(event["event_type"]),
+        # The webhook id the event was verified against belongs to one environment.
+        livemode=None,
+        created_at=paypal_time(event.get("create_time")),
+        data=event["resource"],
+    )
+
+
+def text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def order_of(capture: Mapping[str, Any]) -> str | None:
+    return text(
+        ((capture.get("supplementary_data") or {}).get("related_ids") or {}).get("order_id")
+    )
+
+
+def capture_of(refund: Mapping[str, Any]) -> str | None:
+    """The capture a refund belongs to: its `up` link ends with the capture's id."""
+    up = link(refund, "up")
+    return up.rstrip("/").rsplit("/", 1)[-1] if up else None
+
+
+def captured(capture: Mapping[str, Any]) -> PaymentRef:
+    return PaymentRef(
+        payment_id=text(capture.get("custom_id")),
+        processor_payment_id=text(capture.get("id")),
+        processor_ref=order_of(capture),
+    )
+
+
+def order_approved(event: WebhookEvent) -> list[Fact]:
+    order = event.data
+    return [
+        CheckoutApproved(PaymentRef(order_custom_id(order), processor_ref=text(order.get("id"))))
+    ]
+
+
+def capture_completed(event: WebhookEvent) -> list[Fact]:
+    capture = event.data
+    return [
+        PaymentObserved(captured(capture), paid=True, processor_payment_id=text(capture.get("id")))
+    ]
+
+
+def capture_pending(event: WebhookEvent) -> list[Fact]:
+    capture = event.data
+    reason = (capture.get("status_details") or {}).get("reason")
+    return [
+        PaymentObserved(
+            captured(capture),
+            processor_payment_id=text(capture.get("id")),
+            failure_code=text(reason),
+        )
+    ]
+
+
+def capture_denied(event: WebhookEvent) -> list[Fact]:
+    return [PaymentObserved(captured(event.data), ended="failed", failure_code="capture_denied")]
+
+
+def capture_refunded(event: WebhookEvent) -> list[Fact]:
+    refund = event.data
+    facts: list[Fact] = []
+    if refund.get("status") == "COMPLETED":
+        # A refund of ours names our refund in `invoice_id`.
+        facts.append(
+            RefundObserved(
+                processor_refund_id=text(refund.get("id")),
+                refund_id=text(refund.get("invoice_id")),
+                status="succeeded",
+            )
+        )
+    breakdown = refund.get("seller_payable_breakdown") or {}
+    total = minor_units(breakdown.get("total_refunded_amount")) or minor_units(refund.get("amount"))
+    reversed_ = event.type == "PAYMENT.CAPTURE.REVERSED"
+    ref = PaymentRef(
+        payment_id=text(refund.get("custom_id")), processor_payment_id=capture_of(refund)
+    )
+    facts.append(PaymentObserved(ref, paid=True, refunded=total, refunded_in_full=reversed_))
+    return facts
+
+
+def dispute(event: WebhookEvent) -> list[Fact]:
+    data = event.data
+    transactions = data.get("disputed_transactions") or [{}]
+    status = DISPUTE_STATUSES.get(str(data.get("status")))
+    if data.get("status") == "RESOLVED":
+        outcome = str((data.get("dispute_outcome") or {}).get("outcome_code"))
+        status = "lost" if outcome in LOST else "won" if outcome in WON else "closed"
+    money = data.get("dispute_amount")
+    ref = PaymentRef(
+        payment_id=text(transactions[0].get("custom")),
+        processor_payment_id=text(transactions[0].get("seller_transaction_id")),
+    )
+    return [
+        DisputeObserved(
+            ref,
+            dispute_id=str(data["dispute_id"]),
+            status=status,
+            amount=minor_units(money),
+            currency=str((money or {}).get("currency_code", "")).lower() or None,
+            reason=text(data.get("reason")),
+            due_by=paypal_time(data.get("seller_response_due_date")),
+            version=paypal_time(data.get("update_time")) or event.created_at,
+        )
+    ]
+
+
+#: Event type -> reader: the payment events PayPal's adapter handles (`events.json`).
+READERS: dict[str, Reader] = {
+    "CHECKOUT.ORDER.APPROVED": order_approved,
+    "PAYMENT.CAPTURE.COMPLETED": capture_completed,
+    "PAYMENT.CAPTURE.PENDING": capture_pending,
+    "PAYMENT.CAPTURE.DENIED": capture_denied,
+    "PAYMENT.CAPTURE.REFUNDED": capture_refunded,
+    "PAYMENT.CAPTURE.REVERSED": capture_refunded,
+    "CUSTOMER.DISPUTE.CREATED": dispute,
+    "CUSTOMER.DISPUTE.UPDATED": dispute,
+    "CUSTOMER.DISPUTE.RESOLVED": dispute,
+}

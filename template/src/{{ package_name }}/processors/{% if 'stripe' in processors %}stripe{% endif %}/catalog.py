@@ -1,0 +1,73 @@
+"""`catalog sync` at Stripe: a product per catalog key, and its price found by lookup key.
+
+A price is never modified: a changed amount, currency or billing period creates a new
+price, moves the lookup key to it, and archives the old one. Products get a stable id
+from the key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+
+from ..base import CatalogItem, CatalogRef
+from .errors import stripe_errors
+
+
+def same_terms(price: stripe.Price, item: CatalogItem) -> bool:
+    if price.unit_amount != item.amount or price.currency != item.currency:
+        return False
+    recurring = price.recurring
+    if item.interval is None:
+        return recurring is None
+    return (
+        recurring is not None
+        and recurring.interval == item.interval
+        and recurring.interval_count == item.interval_count
+    )
+
+
+def sync_price(client: stripe.StripeClient, item: CatalogItem) -> CatalogRef:
+    """The product and its price (recurring for a plan); a new price when the terms change."""
+    product_id = f"cp_{item.key}"
+    with stripe_errors():
+        found = client.v1.prices.list({"lookup_keys": [item.key], "active": True})
+    current = found.data[0] if found.data else None
+    if current and same_terms(current, item):
+        return CatalogRef(product_id=str(current.product), price_id=current.id, created=False)
+    with stripe_errors():
+        try:
+            client.v1.products.retrieve(product_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status != 404:
+                raise
+            client.v1.products.create(
+                {"id": product_id, "name": item.name, "description": item.description},
+                options={"idempotency_key": f"catalog:{product_id}:create"},
+            )
+        previous = current.id if current else "none"
+        params: dict[str, Any] = {
+            "product": product_id,
+            "unit_amount": item.amount,
+            "currency": item.currency,
+            "lookup_key": item.key,
+            "transfer_lookup_key": True,
+            "metadata": {"catalog_key": item.key},
+        }
+        terms = f"{item.amount}:{item.currency}"
+        if item.interval is not None:
+            params["recurring"] = {"interval": item.interval, "interval_count": item.interval_count}
+            terms += f":{item.interval_count}{item.interval}"
+        price = client.v1.prices.create(
+            params,  # type: ignore[arg-type]
+            options={"idempotency_key": f"catalog:{item.key}:{terms}:{previous}"},
+        )
+        if current is not None:
+            client.v1.prices.update(current.id, {"active": False})
+    return CatalogRef(
+        product_id=product_id,
+        price_id=price.id,
+        created=True,
+        archived_price_id=current.id if current else None,
+    )

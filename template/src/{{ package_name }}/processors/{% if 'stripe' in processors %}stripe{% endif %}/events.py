@@ -1,0 +1,206 @@
+"""Stripe's events: verified with the SDK's own check, then read into neutral facts.
+
+- A completed (paid) Checkout Session, a succeeded PaymentIntent, or a session whose
+  delayed payment succeeded: the payment is paid. An expired session, or one whose delayed
+  payment failed, ends a pending payment; a failed PaymentIntent records the decline (the
+  buyer may try again).
+- `charge.refunded` carries the charge's cumulative `amount_refunded`; `refund.updated`
+  makes a refund of ours final.
+- `charge.dispute.*`: the dispute's state, versioned by the event's time.
+- Objects name our payment by `client_reference_id` or `metadata.payment_id`, the
+  PaymentIntent, or the Checkout Session.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from stripe import SignatureVerificationError, WebhookSignature
+
+from ...domain.facts import (
+    DisputeObserved,
+    DisputeStatus,
+    Fact,
+    FinalRefundStatus,
+    PaymentObserved,
+    PaymentRef,
+    RefundObserved,
+)
+from ..base import Reader, WebhookEvent, WebhookVerificationError
+
+SIGNATURE_TOLERANCE_S = 300
+DISPUTE_STATUSES: dict[str, DisputeStatus] = {
+    "warning_needs_response": "needs_response",
+    "needs_response": "needs_response",
+    "warning_under_review": "under_review",
+    "under_review": "under_review",
+    "won": "won",
+    "lost": "lost",
+    "warning_closed": "closed",
+    "prevented": "closed",
+}
+FINAL_REFUNDS: dict[str, FinalRefundStatus] = {
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "canceled": "canceled",
+}
+
+
+def verify(body: bytes, headers: Mapping[str, str], secrets: list[str]) -> None:
+    """Stripe's signature over "t.body" with one of our signing secrets (several while one
+    is rotated), at most 300 s old, and not from the future."""
+    signature = headers.get("stripe-signature")
+    if not signature:
+        raise WebhookVerificationError("missing Stripe-Signature header")
+    stamps = [p[2:] for p in signature.split(",") if p.startswith("t=")]
+    if len(stamps) != 1 or not stamps[0].isdigit():
+        raise WebhookVerificationError("malformed Stripe-Signature header")
+    # The SDK refuses old timestamps; a timestamp from the future is refused here.
+    if int(stamps[0]) > time.time() + SIGNATURE_TOLERANCE_S:
+        raise WebhookVerificationError("the signature's timestamp is in the future")
+    try:
+        payload = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebhookVerificationError("the body is not a Stripe event") from None
+    # The SDK's own check (HMAC-SHA256 over "t.body", constant-time, 300 s tolerance);
+    # the body is then parsed once, into our type, not into the SDK's Event object.
+    # (Imported by name: the SDK resolves `stripe.X` lazily, on every access.)
+    for secret in secrets:
+        try:
+            WebhookSignature.verify_header(
+                payload, signature, secret, tolerance=SIGNATURE_TOLERANCE_S
+            )
+            return
+        except SignatureVerificationError:
+            continue
+    raise WebhookVerificationError("no webhook secret matches the signature")
+
+
+def parse(body: bytes) -> WebhookEvent:
+    event = json.loads(body)
+    return WebhookEvent(
+        processor="stripe",
+        event_id=str(event["id"]),
+        type=str(event["type"]),
+        livemode=bool(event.get("livemode", False)),
+        created_at=datetime.fromtimestamp(int(event["created"]), UTC),
+        data=event["data"]["object"],
+    )
+
+
+def stripe_time(value: Any) -> datetime | None:
+    """A Stripe timestamp (Unix seconds, or null) as an aware datetime."""
+    return datetime.fromtimestamp(int(value), UTC) if value else None
+
+
+def text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def intent_of(data: Mapping[str, Any]) -> str | None:
+    """The PaymentIntent an object is, or refers to."""
+    if data.get("object") == "payment_intent":
+        return text(data.get("id"))
+    return text(data.get("payment_intent"))
+
+
+def payment_ref(data: Mapping[str, Any]) -> PaymentRef:
+    """Our payment, as a Stripe object names it."""
+    ours = data.get("client_reference_id") or (data.get("metadata") or {}).get("payment_id")
+    return PaymentRef(
+        payment_id=text(ours),
+        processor_payment_id=intent_of(data),
+        processor_ref=text(data.get("id")),
+    )
+
+
+def observed(event: WebhookEvent, **said: Any) -> list[Fact]:
+    """The payment an object names, its PaymentIntent and the mode, with what the event says."""
+    data = event.data
+    fact = PaymentObserved(
+        payment_ref(data), processor_payment_id=intent_of(data), livemode=event.livemode, **said
+    )
+    return [fact]
+
+
+def paid(event: WebhookEvent) -> list[Fact]:
+    return observed(event, paid=True)
+
+
+def checkout_completed(event: WebhookEvent) -> list[Fact]:
+    if event.data.get("mode") == "subscription":
+        return []  # a subscription's checkout: not a payment of ours
+    # A delayed method (a bank debit) completes the session unpaid: it stays pending.
+    return observed(event, paid=event.data.get("payment_status") != "unpaid")
+
+
+def checkout_failed(event: WebhookEvent) -> list[Fact]:
+    return [PaymentObserved(payment_ref(event.data), ended="failed")]
+
+
+def checkout_expired(event: WebhookEvent) -> list[Fact]:
+    return [PaymentObserved(payment_ref(event.data), ended="canceled")]
+
+
+def payment_failed(event: WebhookEvent) -> list[Fact]:
+    """A declined attempt: recorded on the payment; the buyer may try again."""
+    error = event.data.get("last_payment_error") or {}
+    return [
+        PaymentObserved(
+            payment_ref(event.data),
+            failure_code=text(error.get("decline_code") or error.get("code")),
+            failure_message=text(error.get("message")),
+        )
+    ]
+
+
+def charge_refunded(event: WebhookEvent) -> list[Fact]:
+    return observed(event, paid=True, refunded=int(event.data.get("amount_refunded") or 0))
+
+
+def refund_updated(event: WebhookEvent) -> list[Fact]:
+    data = event.data
+    return [
+        RefundObserved(
+            processor_refund_id=text(data.get("id")),
+            refund_id=text((data.get("metadata") or {}).get("refund_id")),
+            status=FINAL_REFUNDS.get(str(data.get("status"))),
+        )
+    ]
+
+
+def dispute(event: WebhookEvent) -> list[Fact]:
+    data = event.data
+    due = (data.get("evidence_details") or {}).get("due_by")
+    return [
+        DisputeObserved(
+            payment_ref(data),
+            dispute_id=str(data["id"]),
+            status=DISPUTE_STATUSES.get(str(data.get("status"))),
+            amount=int(data.get("amount") or 0),
+            currency=text(data.get("currency")),
+            reason=text(data.get("reason")),
+            due_by=stripe_time(due),
+            version=event.created_at,
+        )
+    ]
+
+
+#: Event type -> reader: the payment events Stripe's adapter handles (`events.json`).
+READERS: dict[str, Reader] = {
+    "checkout.session.completed": checkout_completed,
+    "checkout.session.async_payment_succeeded": paid,
+    "checkout.session.async_payment_failed": checkout_failed,
+    "checkout.session.expired": checkout_expired,
+    "payment_intent.succeeded": paid,
+    "payment_intent.payment_failed": payment_failed,
+    "charge.refunded": charge_refunded,
+    "refund.updated": refund_updated,
+    "charge.dispute.created": dispute,
+    "charge.dispute.updated": dispute,
+    "charge.dispute.closed": dispute,
+}

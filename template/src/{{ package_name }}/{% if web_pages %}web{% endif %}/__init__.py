@@ -1,1 +1,0 @@
-"""Server-rendered pages. The service never serves a card field of its own."""

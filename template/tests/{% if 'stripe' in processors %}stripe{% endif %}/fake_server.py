@@ -1,0 +1,349 @@
+"""A local fake of Stripe's API: records every request the real SDK sends, answers like Stripe.
+
+Like Stripe, it answers a repeated Idempotency-Key with the first response. It keeps
+customers and subscriptions (API 2025-03-31 and later: billing periods on the items). `plan` scripts
+the next answers: "drop" (close the connection without answering), "500", "429",
+"decline"; anything else, or an empty plan, answers normally.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    form: dict[str, str]
+    idempotency_key: str | None
+
+
+class FakeStripe:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.plan: list[str] = []
+        self.delay = 0.0
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.products: dict[str, dict[str, Any]] = {}
+        self.prices: dict[str, dict[str, Any]] = {}
+        #: What GET /v1/events lists (newest first, as Stripe does).
+        self.events: list[dict[str, Any]] = []
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
+        #: What a new refund's status is (card refunds succeed at once; some methods later).
+        self.refund_status = "succeeded"
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.by_key: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                query = self.path.partition("?")[2]
+                fake.handle(self, "GET", {k: v[-1] for k, v in parse_qs(query).items()})
+
+            def do_DELETE(self) -> None:
+                query = self.path.partition("?")[2]
+                length = int(self.headers.get("content-length", "0"))
+                raw = self.rfile.read(length).decode() or query
+                fake.handle(self, "DELETE", {k: v[-1] for k, v in parse_qs(raw).items()})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                raw = self.rfile.read(length).decode()
+                form = {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+                fake.handle(self, "POST", form)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def calls(self, method: str, path: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and r.path == path]
+
+    def complete(self, session_id: str) -> str:
+        """The buyer paid: the session completes and gets a PaymentIntent."""
+        session = self.sessions[session_id]
+        session.update(
+            status="complete", payment_status="paid", payment_intent=f"pi_{secrets.token_hex(8)}"
+        )
+        return str(session["payment_intent"])
+
+    def subscribe(self, session_id: str, status: str | None = None) -> dict[str, Any]:
+        """The buyer completed a subscription checkout: Stripe creates the subscription."""
+        session = self.sessions[session_id]
+        trial_days = int(session["_trial_days"])
+        now = int(time.time())
+        end = now + (trial_days or 30) * 86400
+        price = self.prices.get(session["_price"]) or {"id": session["_price"]}
+        subscription: dict[str, Any] = {
+            "id": f"sub_{secrets.token_hex(8)}",
+            "object": "subscription",
+            "status": status or ("trialing" if trial_days else "active"),
+            "customer": session["customer"],
+            "items": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": f"si_{secrets.token_hex(8)}",
+                        "object": "subscription_item",
+                        "price": price,
+                        "quantity": int(session["_quantity"]),
+                        "current_period_start": now,
+                        "current_period_end": end,
+                    }
+                ],
+            },
+            "trial_end": end if trial_days else None,
+            "cancel_at_period_end": False,
+            "cancel_at": None,
+            "canceled_at": None,
+            "ended_at": None,
+            "livemode": False,
+            "metadata": dict(session["_subscription_metadata"]),
+        }
+        session.update(status="complete", payment_status="paid", subscription=subscription["id"])
+        self.subscriptions[subscription["id"]] = subscription
+        return subscription
+
+    def handle(self, handler: BaseHTTPRequestHandler, method: str, form: dict[str, str]) -> None:
+        key = handler.headers.get("idempotency-key")
+        path = handler.path.split("?")[0]
+        with self.lock:
+            self.requests.append(Recorded(method, path, form, key))
+            step = self.plan.pop(0) if self.plan else "ok"
+        time.sleep(self.delay)
+        if step == "drop":
+            handler.close_connection = True
+            handler.connection.close()
+            return
+        with self.lock:
+            if key and key in self.by_key:
+                status, body = self.by_key[key]
+            else:
+                status, body = self.answer(step, method, path, form)
+                if key and method == "POST" and status < 500:
+                    self.by_key[key] = (status, body)
+        payload = json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("content-type", "application/json")
+        handler.send_header("content-length", str(len(payload)))
+        handler.send_header("request-id", f"req_{secrets.token_hex(6)}")
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    def answer(
+        self, step: str, method: str, path: str, form: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        if step == "500":
+            return 500, {"error": {"type": "api_error", "message": "An unknown error occurred"}}
+        if step == "429":
+            return 429, {"error": {"type": "invalid_request_error", "code": "rate_limit"}}
+        if step == "decline":
+            return 402, {
+                "error": {
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "decline_code": "insufficient_funds",
+                    "message": "Your card has insufficient funds.",
+                }
+            }
+        if method == "POST" and path == "/v1/checkout/sessions":
+            session_id = f"cs_test_{secrets.token_hex(12)}"
+            if form.get("mode") == "subscription":
+                return 200, self.subscription_session(session_id, form)
+            embedded = form.get("ui_mode") == "embedded_page"
+            session = {
+                "id": session_id,
+                "object": "checkout.session",
+                "url": None if embedded else f"https://checkout.stripe.test/c/pay/{session_id}",
+                "status": "open",
+                "payment_status": "unpaid",
+                "amount_total": int(form.get("line_items[0][price_data][unit_amount]", 0)),
+                "currency": form.get("line_items[0][price_data][currency]", "usd"),
+                "client_reference_id": form.get("client_reference_id"),
+                "client_secret": f"{session_id}_secret_{secrets.token_hex(8)}"
+                if embedded
+                else None,
+                "payment_intent": None,
+                "livemode": False,
+                "metadata": {
+                    k[len("metadata[") : -1]: v
+                    for k, v in form.items()
+                    if k.startswith("metadata[")
+                },
+            }
+            self.sessions[session_id] = session
+            return 200, session
+        if method == "GET" and path.startswith("/v1/checkout/sessions/"):
+            found = self.sessions.get(path.rsplit("/", 1)[1])
+            if found is None:
+                return 404, {
+                    "error": {"type": "invalid_request_error", "message": "No such session"}
+                }
+            return 200, found
+        if method == "GET" and path == "/v1/events":
+            since = int(form.get("created[gte]", "0"))
+            listed = [e for e in self.events if e["created"] >= since]
+            return 200, {"object": "list", "data": listed, "has_more": False, "url": path}
+        if method == "GET" and path == "/v1/prices":
+            wanted = {v for k, v in form.items() if k.startswith("lookup_keys[")}
+            listed = [
+                p
+                for p in self.prices.values()
+                if p["lookup_key"] in wanted and (form.get("active") != "true" or p["active"])
+            ]
+            return 200, {"object": "list", "data": listed, "has_more": False, "url": path}
+        if method == "GET" and path.startswith("/v1/products/"):
+            product = self.products.get(path.rsplit("/", 1)[1])
+            if product is None:
+                error = {"type": "invalid_request_error", "code": "resource_missing"}
+                return 404, {"error": {**error, "message": "No such product"}}
+            return 200, product
+        if method == "POST" and path == "/v1/products":
+            product = {"id": form["id"], "object": "product", "name": form["name"]}
+            self.products[form["id"]] = product
+            return 200, product
+        if method == "POST" and path == "/v1/prices":
+            if form.get("transfer_lookup_key") == "true":
+                for other in self.prices.values():
+                    if other["lookup_key"] == form["lookup_key"]:
+                        other["lookup_key"] = None
+            price: dict[str, Any] = {
+                "id": f"price_{secrets.token_hex(8)}",
+                "object": "price",
+                "product": form["product"],
+                "unit_amount": int(form["unit_amount"]),
+                "currency": form["currency"],
+                "lookup_key": form["lookup_key"],
+                "active": True,
+                "recurring": {
+                    "interval": form["recurring[interval]"],
+                    "interval_count": int(form["recurring[interval_count]"]),
+                }
+                if "recurring[interval]" in form
+                else None,
+            }
+            self.prices[str(price["id"])] = price
+            return 200, price
+        if method == "POST" and path.startswith("/v1/prices/"):
+            updated = self.prices[path.rsplit("/", 1)[1]]
+            updated["active"] = form.get("active", "true") == "true"
+            return 200, updated
+        if method == "POST" and path == "/v1/refunds":
+            refund = {
+                "id": f"re_{secrets.token_hex(12)}",
+                "object": "refund",
+                "status": self.refund_status,
+                "amount": int(form["amount"]),
+                "currency": "usd",
+                "charge": f"ch_{secrets.token_hex(12)}",
+                "created": int(time.time()),
+                "payment_intent": form["payment_intent"],
+                "reason": form.get("reason"),
+                "metadata": {
+                    key[len("metadata[") : -1]: value
+                    for key, value in form.items()
+                    if key.startswith("metadata[")
+                },
+            }
+            self.refunds[str(refund["id"])] = refund
+            return 200, refund
+        return self.billing(method, path, form)
+
+    def subscription_session(self, session_id: str, form: dict[str, str]) -> dict[str, Any]:
+        metadata = "subscription_data[metadata]["
+        session: dict[str, Any] = {
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": "subscription",
+            "url": f"https://checkout.stripe.test/c/pay/{session_id}",
+            "status": "open",
+            "payment_status": "unpaid",
+            "customer": form["customer"],
+            "client_reference_id": form.get("client_reference_id"),
+            "subscription": None,
+            "livemode": False,
+            "_price": form["line_items[0][price]"],
+            "_quantity": form["line_items[0][quantity]"],
+            "_trial_days": form.get("subscription_data[trial_period_days]", "0"),
+            "_subscription_metadata": {
+                k[len(metadata) : -1]: v for k, v in form.items() if k.startswith(metadata)
+            },
+        }
+        self.sessions[session_id] = session
+        return session
+
+    def billing(self, method: str, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """Customers, subscriptions and the billing portal."""
+        if method == "POST" and path == "/v1/customers":
+            customer_id = f"cus_{secrets.token_hex(8)}"
+            customer = {"id": customer_id, "object": "customer", "email": form.get("email")}
+            self.customers[customer_id] = customer
+            return 200, customer
+        if method == "POST" and path == "/v1/billing_portal/sessions":
+            if form.get("customer") not in self.customers:
+                error = {"type": "invalid_request_error", "message": "No such customer"}
+                return 404, {"error": error}
+            session_id = f"bps_{secrets.token_hex(8)}"
+            return 200, {
+                "id": session_id,
+                "object": "billing_portal.session",
+                "url": f"https://billing.stripe.test/p/session/{session_id}",
+                "return_url": form.get("return_url"),
+            }
+        if path.startswith("/v1/subscriptions/"):
+            subscription = self.subscriptions.get(path.rsplit("/", 1)[1])
+            if subscription is None:
+                return 404, {
+                    "error": {"type": "invalid_request_error", "message": "No such subscription"}
+                }
+            if method == "POST":
+                self.update_subscription(subscription, form)
+            elif method == "DELETE":
+                now = int(time.time())
+                subscription.update(status="canceled", canceled_at=now, ended_at=now)
+            return 200, subscription
+        return 404, {"error": {"type": "invalid_request_error", "message": f"No route {path}"}}
+
+    def update_subscription(self, subscription: dict[str, Any], form: dict[str, str]) -> None:
+        item = subscription["items"]["data"][0]
+        if "cancel_at_period_end" in form:
+            cancel = form["cancel_at_period_end"] == "true"
+            subscription["cancel_at_period_end"] = cancel
+            subscription["cancel_at"] = item["current_period_end"] if cancel else None
+            subscription["canceled_at"] = int(time.time()) if cancel else None
+        if "items[0][price]" in form:
+            assert form["items[0][id]"] == item["id"]
+            item["price"] = self.prices.get(form["items[0][price]"]) or {
+                "id": form["items[0][price]"]
+            }
+            item["quantity"] = int(form.get("items[0][quantity]", item["quantity"]))
+        for key, value in form.items():
+            if key.startswith("metadata["):
+                subscription["metadata"][key[len("metadata[") : -1]] = value
+
+    def __enter__(self) -> FakeStripe:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
