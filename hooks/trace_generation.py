@@ -149,14 +149,21 @@ def schema_facts(root: Path, files: list[str]) -> dict[str, Any]:
 
 
 def webhook_facts(root: Path, files: list[str]) -> dict[str, Any]:
-    """Event types handled: the keys of the HANDLERS mapping in the service's webhooks/."""
-    events: set[str] = set()
+    """Event types handled, by processor: the data each processor's folder declares
+    (`processors/<name>/events.json`), never read out of code."""
+    by_processor: dict[str, list[str]] = {}
     for name in files:
-        if name.endswith(".py"):
-            block = re.search(r"^HANDLERS\b[^=]*=\s*\{(.*?)^\}", _read(root, name), re.M | re.S)
-            if block:
-                events.update(re.findall(r"^\s*[\"']([\w.\-]+)[\"']\s*:", block.group(1), re.M))
-    return {"event_types": sorted(events)}
+        declared = EVENTS_FILE.search(name)
+        if declared:
+            try:
+                types = json.loads(_read(root, name) or "[]")
+            except ValueError:
+                types = []
+            by_processor[declared.group(1)] = sorted(str(t) for t in types)
+    return {
+        "event_types": sorted({t for types in by_processor.values() for t in types}),
+        "event_types_by_processor": dict(sorted(by_processor.items())),
+    }
 
 
 def config_facts(root: Path, files: list[str]) -> dict[str, Any]:
@@ -185,6 +192,11 @@ def test_facts(root: Path, files: list[str]) -> dict[str, Any]:
     return {"test_functions": count}
 
 
+#: A processor's declared event types, and its modules that read events and variables.
+EVENTS_FILE = re.compile(r"/processors/(\w+)/events\.json$")
+EVENT_MODULE = re.compile(r"/processors/\w+/events\.(?:json|py)$")
+SETTINGS = re.compile(r"/processors/\w+/settings\.py$")
+
 Area = tuple[str, Callable[[str], bool], Callable[[Path, list[str]], dict[str, Any]] | None]
 
 #: Artifact areas, in order; each file belongs to the first area that claims it.
@@ -195,10 +207,14 @@ AREAS: list[Area] = [
         lambda p: p.startswith("migrations/") or p.endswith("/models.py") or p == "alembic.ini",
         schema_facts,
     ),
-    ("webhooks", lambda p: "/webhooks/" in p, webhook_facts),
+    (
+        "webhooks",
+        lambda p: "/webhooks/" in p or bool(EVENT_MODULE.search(p)),
+        webhook_facts,
+    ),
     (
         "configuration",
-        lambda p: p == ".env.example" or p.endswith("/config.py"),
+        lambda p: p == ".env.example" or p.endswith("/config.py") or bool(SETTINGS.search(p)),
         config_facts,
     ),
     ("pci_checklist", lambda p: p == "docs/pci-checklist.md", pci_facts),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -20,6 +22,20 @@ from tests.matrix import MATRIX, SAME_CODE_AS, STATIC_ONLY
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def load_hook(name: str) -> ModuleType:
+    """A program of hooks/, as a module (it is not a package: copier runs it as a file)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "hooks" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+trace_generation = load_hook("trace_generation")
 
 
 @dataclass

@@ -100,7 +100,13 @@ def test_the_agent_cli_commands_run_as_documented(tmp_path: Path) -> None:
     )
     check(result, "docs/commands/agent-cli.sh")
     assert (
-        tmp_path / "acme-payments" / "src" / "acme_payments" / "processors" / "square.py"
+        tmp_path
+        / "acme-payments"
+        / "src"
+        / "acme_payments"
+        / "processors"
+        / "square"
+        / "adapter.py"
     ).is_file()
     assert '"update_available"' in result.stdout
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pytest_copie.plugin import Copie
 
-from tests.conftest import ROOT, Rendered, check
+from tests.conftest import ROOT, Rendered, check, trace_generation
 from tests.matrix import MATRIX, SAME_CODE_AS
 
 SKIP_DIRS = {".venv", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__"}
@@ -77,12 +77,30 @@ def test_subscription_code_only_when_chosen(project: Rendered) -> None:
     ]
     if answers["subscriptions"]:
         assert f"src/{answers['package_name']}/domain/subscriptions.py" in modules
-        assert "customer.subscription.updated" in (package / "webhooks/handlers.py").read_text()
+        assert f"src/{answers['package_name']}/processors/subscriptions.py" in modules
+        for processor in ["fake", *answers["processors"]]:
+            assert (package / "processors" / processor / "subscriptions.py").is_file()
         assert "plans:" in (project.path / "catalog.yml").read_text()
     else:
         assert (modules, code) == ([], [])
         assert "plans:" not in (project.path / "catalog.yml").read_text()
         assert "SUBSCRIPTION_GRACE_DAYS" not in (project.path / ".env.example").read_text()
+
+
+def test_the_trace_reports_what_the_adapters_read(runnable: Rendered) -> None:
+    """The generation trace's event types (hooks/trace_generation.py reads the processors'
+    `events.json`) are exactly the types each built adapter has a reader for."""
+    areas = {a["area"]: a["output"] for a in trace_generation.describe_areas(runnable.path)}
+    reported = areas["webhooks"]["event_types_by_processor"]
+    package = runnable.answers["package_name"]
+    probe = (
+        f"import json; from {package}.processors.registry import KINDS; "
+        "print(json.dumps({k.name: sorted(k.adapter_class().readers) for k in KINDS}))"
+    )
+    result = runnable.uv_run("python", "-c", probe)
+    check(result, "reading the adapters' readers")
+    assert json.loads(result.stdout) == reported
+    assert set(reported) == {"fake", *runnable.answers["processors"]}
 
 
 def test_ci_runs_the_same_steps_everywhere(project: Rendered) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import shutil
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 from langfuse import Langfuse
 
-from tests.conftest import ROOT, uv
+from tests.conftest import ROOT, trace_generation, uv
 from tests.fake_langfuse import FakeLangfuse, Span
 from tests.releases import current_version, previous_version, tagged_template
 from tests.updating import copier
@@ -39,13 +38,6 @@ AREAS = {
     "tests",
     "project_files",
 }
-
-spec = importlib.util.spec_from_file_location("trace_generation", HOOK)
-assert spec is not None
-assert spec.loader is not None
-trace_generation = importlib.util.module_from_spec(spec)
-sys.modules["trace_generation"] = trace_generation
-spec.loader.exec_module(trace_generation)
 
 
 @pytest.fixture
@@ -168,9 +160,14 @@ def test_copy_is_traced(tmp_path: Path, spool: Path) -> None:
     schema = names["database_schema"].json("output")
     assert schema["heads"] == ["0001"]
     assert {"payments", "webhook_events", "idempotency_keys"} <= set(schema["tables"])
-    events = names["webhooks"].json("output")["event_types"]
+    webhooks = names["webhooks"].json("output")
+    events = webhooks["event_types"]
     assert {"checkout.session.completed", "payment_intent.payment_failed"} <= set(events)
     assert {"customer.subscription.updated", "invoice.paid"} <= set(events)  # subscriptions
+    by_processor = webhooks["event_types_by_processor"]
+    assert set(by_processor) == {"stripe", "fake"}  # the default answers: Stripe
+    assert "refund.updated" in by_processor["stripe"]
+    assert sorted({t for types in by_processor.values() for t in types}) == events
     config = names["configuration"].json("output")
     assert "STRIPE_SECRET_KEY" in config["variables"]
     assert all(fake.received[i].basic_user == PUBLIC_KEY for i in range(len(fake.received)))
