@@ -29,6 +29,7 @@ RELEASES = {
     "v0.3.0": "2949273907e23f476a7e7020df0a04c7ed5af727",
     "v0.4.0": "dc09ab4c8d01217ddf942128d721c23e673cee19",
     "v0.5.0": "220a8f648f070c0ce717fae68e161a61efb7f1d4",
+    "v0.6.0": "7659548fa781bda293464575066aaaf13a6ac1a9",
 }
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]

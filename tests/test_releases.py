@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -13,15 +12,13 @@ import pytest
 import yaml
 from packaging.version import Version
 
+from tests.conftest import load_hook
 from tests.releases import RELEASES, ROOT, changelog_versions, current_version, release_commit
 
 VERSIONS = ROOT / "template" / "migrations" / "versions"
 
-spec = importlib.util.spec_from_file_location("migrate_answers", ROOT / "hooks/migrate_answers.py")
-assert spec is not None
-assert spec.loader is not None
-migrate_answers = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(migrate_answers)
+migrate_answers = load_hook("migrate_answers")
+MOVES = load_hook("moved_edits").MOVES
 
 
 def test_versions_are_pep440_tags_described_newest_first() -> None:
@@ -49,11 +46,18 @@ def test_release_tags_point_at_the_recorded_commits() -> None:
             assert tagged.stdout.strip() == commit, tag
 
 
-def test_every_answers_migration_is_a_release_with_a_step() -> None:
+def test_every_versioned_migration_is_a_release_with_a_step() -> None:
+    """Each versioned `_migrations` entry runs, before the update, the step its release has:
+    re-shaping the answers (hooks/migrate_answers.py), or keeping the local edits of the
+    files the release moves (hooks/moved_edits.py)."""
     config = yaml.safe_load((ROOT / "copier.yml").read_text())
     versioned = [m for m in config["_migrations"] if "version" in m]
-    assert {m["version"] for m in versioned} == set(migrate_answers.STEPS)
-    assert set(migrate_answers.STEPS) <= set(changelog_versions())
+    scripts = {"migrate_answers.py": set(migrate_answers.STEPS), "moved_edits.py": set(MOVES)}
+    for script, steps in scripts.items():
+        entries = {m["version"] for m in versioned if m["command"][1].endswith(f"/{script}")}
+        assert entries == steps, script
+        assert steps <= set(changelog_versions()), script
+    assert len(versioned) == sum(len(steps) for steps in scripts.values())
     for migration in versioned:
         assert migration["when"] == "{{ _stage == 'before' }}"
         assert migration["command"][2] == migration["version"]

@@ -26,6 +26,7 @@ from tests.releases import (
 from tests.updating import (
     MARKERS,
     PACKAGE,
+    Edit,
     commit_all,
     conflict_leftovers,
     differences,
@@ -101,6 +102,48 @@ def test_local_edits_survive_and_the_release_is_applied(template: Path, tmp_path
     old = tree(generate(template, tmp_path / "old", previous_version()))
     updated = tree(project)
     assert [p for p in old.keys() & updated.keys() - edited_paths() if old[p] != updated[p]]
+
+
+#: A v0.6.0 file that v0.7.0 moves (its code is now in processors/stripe/ and domain/), and
+#: a local edit of it.
+MOVED = f"src/{PACKAGE}/webhooks/handlers.py"
+MOVED_EDIT = Edit(
+    MOVED,
+    '    payment.failure_message = error.get("message")\n',
+    "    # Local change: processor messages are kept to 500 characters.\n"
+    '    payment.failure_message = (error.get("message") or "")[:500] or None\n',
+)
+PATCH = "copier-payments-v0.7.0-moved-edits.patch"
+
+
+def test_edits_of_a_moved_file_are_kept_in_a_patch(template: Path, tmp_path: Path) -> None:
+    """Copier deletes a file the newer release no longer renders, edits and all. Across
+    v0.7.0 (one folder per processor), the update keeps such edits in a patch at the
+    project's root and says where the file's code went; other edits merge as usual."""
+    project = generate(template, tmp_path / "acme-payments", "v0.6.0")
+    MOVED_EDIT.apply(project)
+    edit_locally(project)
+    commit_all(project, "local edits")
+    output = update(project)
+
+    assert not (project / MOVED).exists()  # the release moved it: copier removed it
+    assert f"your edits are kept in {PATCH}" in output
+    assert f"{MOVED} -> reading Stripe's events: processors/stripe/events.py" in output
+    patch = (project / PATCH).read_text()
+    assert f"#   {MOVED} -> reading Stripe's events" in patch
+    assert MOVED_EDIT.replacement.splitlines()[1] in patch
+    assert f"src/{PACKAGE}/processors/stripe.py" not in patch  # moved, but not edited
+    assert edits_hold(project) == []
+    assert conflict_leftovers(project) == []
+    # The patch is exactly the edit: applied to the file as v0.6.0 made it, it gives the
+    # edited file back.
+    old = generate(template, tmp_path / "old", "v0.6.0")
+    git("apply", str(project / PATCH), cwd=old)
+    assert (old / MOVED).read_text() == git("show", f"HEAD:{MOVED}", cwd=project)
+    # Nothing edited among the moved files: no patch, nothing said.
+    quiet = generate(template, tmp_path / "quiet", "v0.6.0")
+    assert "moves files you edited" not in update(quiet)
+    assert not (quiet / PATCH).exists()
 
 
 def changed_line(old: dict[str, bytes], new: dict[str, bytes]) -> tuple[str, str]:

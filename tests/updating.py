@@ -137,13 +137,13 @@ class Edit:
         return self.replacement in (root / self.path).read_text()
 
 
-#: The user's local edits: a handler changed, the README and `.env.example` edited.
+#: The user's local edits: the worker's retries changed, the README and `.env.example`
+#: edited (files every release keeps where they are: see test_update for moved files).
 EDITS = [
     Edit(
-        f"src/{PACKAGE}/webhooks/handlers.py",
-        '    payment.failure_message = error.get("message")\n',
-        "    # Local change: processor messages are kept to 500 characters.\n"
-        '    payment.failure_message = (error.get("message") or "")[:500] or None\n',
+        f"src/{PACKAGE}/webhooks/worker.py",
+        "MAX_ATTEMPTS = 8\n",
+        "# Local change: a day of retries more before an event is dead.\nMAX_ATTEMPTS = 12\n",
     ),
     Edit(
         "README.md",
@@ -161,10 +161,9 @@ EDITS = [
 ADDED = (
     "tests/test_local_rules.py",
     '"""The team\'s own rule, added after generation."""\n\n'
-    "import inspect\n\n"
-    f"from {PACKAGE}.webhooks import handlers\n\n\n"
-    "def test_failure_messages_are_bounded() -> None:\n"
-    '    assert "[:500]" in inspect.getsource(handlers.payment_failed)\n',
+    f"from {PACKAGE}.webhooks import worker\n\n\n"
+    "def test_events_get_twelve_attempts() -> None:\n"
+    "    assert worker.MAX_ATTEMPTS == 12\n",
 )
 
 
