@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -46,8 +48,10 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`, configured for its backend."""
+    """An engine for `url`, configured for its backend. Its errors never carry the
+    statement's parameters (amounts, emails, ids): they end up in logs."""
     url = normalize_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -63,6 +67,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether a database error means "try again later" rather than a fault of the request
+    or of the code: the database could not be reached or the connection broke, or it gave
+    up on the statement (locked, timed out, a deadlock or serialization failure), or the
+    pool had no connection to give in time."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def describe(exc: BaseException) -> str:
+    """A database error in one line for the log: the driver's error class and the first
+    line of its message ("connection refused"), never the statement or its parameters."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    first = lines[0].split(" [SQL: ")[0][:200] if lines else ""
+    return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
 
 
 def ping(engine: Engine) -> None:

@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import db
 from .domain.errors import DomainError
 from .processors.base import ProcessorError
 
@@ -72,6 +74,8 @@ class ApiError(Exception):
         code: str,
         message: str,
         headers: dict[str, str] | None = None,
+        *,
+        cause: str | None = None,
         **extra: str,
     ) -> None:
         super().__init__(message)
@@ -79,6 +83,7 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.headers = headers
+        self.cause = cause  # for the log only
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
@@ -96,10 +101,28 @@ _PROCESSOR_ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
-def as_api_error(exc: Exception) -> ApiError | None:
-    """The API error for a domain or processor failure (None for anything else)."""
+#: Seconds a client is asked to wait when the database is away.
+DATABASE_RETRY_AFTER_S = 5
+
+
+def database_unavailable(cause: BaseException | str) -> ApiError:
+    """503 + Retry-After; `cause` (an exception, or its description) goes to the log only."""
+    return ApiError(
+        503,
+        "database_unavailable",
+        "the database is unavailable; try again later",
+        {"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        cause=cause if isinstance(cause, str) else db.describe(cause),
+    )
+
+
+def as_api_error(exc: BaseException) -> ApiError | None:
+    """The API error for a domain or processor failure, or a database that cannot be
+    reached (None for anything else)."""
     if isinstance(exc, ApiError):
         return exc
+    if db.unavailable(exc):
+        return database_unavailable(exc)
     if isinstance(exc, DomainError):
         return ApiError(exc.status_code, exc.code, exc.message)
     if isinstance(exc, ProcessorError):
@@ -119,12 +142,20 @@ def error_response(
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
-async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+def failure(where: str, exc: BaseException) -> JSONResponse:
+    """The answer to a request that failed with `exc`, logged once: a server-side failure
+    (5xx) with its cause, an unexpected one with its traceback."""
     error = as_api_error(exc)
-    assert error is not None
+    if error is None:
+        log.error("%s failed: unhandled error", where, exc_info=(type(exc), exc, exc.__traceback__))
+        return error_response(500, "internal_error", "internal error")
     if error.status_code >= 500:
-        log.error("request failed: %s (%s)", error.code, error.message)
+        log.error("%s failed: %s (%s)", where, error.code, error.cause or error.message)
     return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    return failure(f"{request.method} {request.url.path}", exc)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -144,14 +175,31 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", "; ".join(parts) or "invalid request")
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error(
-        "unhandled error on %s %s",
-        request.method,
-        request.url.path,
-        exc_info=(type(exc), exc, exc.__traceback__),
-    )
-    return error_response(500, "internal_error", "internal error")
+class LastResort:
+    """Pure ASGI middleware: whatever nothing else handled (a database outage, a bug) is
+    answered here, logged once. Without it, Starlette's outermost error middleware answers
+    500 and raises the exception on to the server, which logs it a second time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:  # noqa: BLE001 - the last resort: anything at all
+            response = failure(f"{scope['method']} {scope['path']}", exc)
+            if not started:  # else the client sees the connection close: all it can get
+                await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -159,4 +207,4 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(kind, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # Anything else (a database outage, a bug) reaches `LastResort`.

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import Engine
 
 from .db import make_engine, normalize_url
@@ -26,8 +28,41 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+class RevisionRefused(Exception):
+    """`migrate` goes forward only, to a revision that exists."""
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    """Upgrade the database to `revision`; refuse one that does not exist or that the
+    database is already past (Alembic alone would do nothing and say nothing)."""
+    config = alembic_config(database_url)
+    if revision != "head":
+        _refuse_backwards(config, database_url, revision)
+    command.upgrade(config, revision)
+
+
+def _refuse_backwards(config: Config, database_url: str, revision: str) -> None:
+    back = f"to go back, back the database up, then run `uv run alembic downgrade {revision}`"
+    if revision == "base":
+        raise RevisionRefused(f"`migrate` only upgrades, and base is the empty database; {back}")
+    script = ScriptDirectory.from_config(config)
+    try:
+        target = script.get_revision(revision)
+    except (CommandError, RevisionError):
+        target = None
+    if target is None:
+        raise RevisionRefused(f"no revision {revision!r} (see `uv run alembic history`)")
+    engine = make_engine(database_url)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    if current is None or current == target.revision:
+        return
+    if target.revision in {r.revision for r in script.walk_revisions("base", current)}:
+        raise RevisionRefused(
+            f"the database is at {current}, past {revision}: `migrate` only upgrades; {back}"
+        )
 
 
 def downgrade(database_url: str, revision: str) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from . import limits
 from .ids import new_id, utcnow
 
 NAMING_CONVENTION = {
@@ -108,8 +109,10 @@ BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
 class Customer(Timestamps, Base):
     __tablename__ = "customers"
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cus"))
-    email: Mapped[str] = mapped_column(String(320), index=True)
+    id: Mapped[str] = mapped_column(
+        String(limits.ID), primary_key=True, default=lambda: new_id("cus")
+    )
+    email: Mapped[str] = mapped_column(String(limits.EMAIL), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
 
@@ -125,7 +128,7 @@ class ProcessorCustomer(Base):
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    processor: Mapped[str] = mapped_column(String(20))
+    processor: Mapped[str] = mapped_column(String(limits.PROCESSOR))
     processor_customer_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -136,11 +139,13 @@ class PaymentMethod(Timestamps, Base):
     __tablename__ = "payment_methods"
     __table_args__ = (UniqueConstraint("processor", "processor_payment_method_id"),)
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pm"))
+    id: Mapped[str] = mapped_column(
+        String(limits.ID), primary_key=True, default=lambda: new_id("pm")
+    )
     customer_id: Mapped[str] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
-    processor: Mapped[str] = mapped_column(String(20))
+    processor: Mapped[str] = mapped_column(String(limits.PROCESSOR))
     processor_payment_method_id: Mapped[str] = mapped_column(String(255))
     type: Mapped[str] = mapped_column(String(40))
     brand: Mapped[str | None] = mapped_column(String(40))
@@ -163,11 +168,13 @@ class Payment(Timestamps, Base):
         Index("ix_payments_status_created_at", "status", "created_at"),
     )
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pay"))
+    id: Mapped[str] = mapped_column(
+        String(limits.ID), primary_key=True, default=lambda: new_id("pay")
+    )
     customer_id: Mapped[str | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
-    processor: Mapped[str] = mapped_column(String(20))
+    processor: Mapped[str] = mapped_column(String(limits.PROCESSOR))
     #: The processor's checkout object (Stripe Checkout Session, PayPal order, Square order).
     processor_ref: Mapped[str | None] = mapped_column(String(255))
     #: The processor's payment object once known (PaymentIntent, capture, Square payment).
@@ -176,10 +183,10 @@ class Payment(Timestamps, Base):
     currency: Mapped[str] = mapped_column(String(3))
     amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    description: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(String(limits.DESCRIPTION))
     #: The merchant's own reference (order number...), for reconciliation.
-    reference: Mapped[str | None] = mapped_column(String(255), index=True)
-    product_key: Mapped[str | None] = mapped_column(String(100))
+    reference: Mapped[str | None] = mapped_column(String(limits.REFERENCE), index=True)
+    product_key: Mapped[str | None] = mapped_column(String(limits.CATALOG_KEY))
     checkout_url: Mapped[str | None] = mapped_column(Text)
     failure_code: Mapped[str | None] = mapped_column(String(100))
     failure_message: Mapped[str | None] = mapped_column(Text)
@@ -215,16 +222,18 @@ class Refund(Timestamps, Base):
         UniqueConstraint("processor", "processor_refund_id"),
     )
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("re"))
+    id: Mapped[str] = mapped_column(
+        String(limits.ID), primary_key=True, default=lambda: new_id("re")
+    )
     payment_id: Mapped[str] = mapped_column(
         ForeignKey("payments.id", ondelete="RESTRICT"), index=True
     )
-    processor: Mapped[str] = mapped_column(String(20))
+    processor: Mapped[str] = mapped_column(String(limits.PROCESSOR))
     processor_refund_id: Mapped[str | None] = mapped_column(String(255))
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    reason: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(limits.REFUND_REASON))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     processor_updated_at: Mapped[datetime | None]
 
@@ -236,11 +245,13 @@ class Dispute(Timestamps, Base):
         UniqueConstraint("processor", "processor_dispute_id"),
     )
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("dp"))
+    id: Mapped[str] = mapped_column(
+        String(limits.ID), primary_key=True, default=lambda: new_id("dp")
+    )
     payment_id: Mapped[str | None] = mapped_column(
         ForeignKey("payments.id", ondelete="RESTRICT"), index=True
     )
-    processor: Mapped[str] = mapped_column(String(20))
+    processor: Mapped[str] = mapped_column(String(limits.PROCESSOR))
     processor_dispute_id: Mapped[str] = mapped_column(String(255))
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
@@ -260,7 +271,7 @@ class CatalogPrice(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
-    processor: Mapped[str] = mapped_column(String(20))
+    processor: Mapped[str] = mapped_column(String(limits.PROCESSOR))
     kind: Mapped[str] = mapped_column(String(10))  # product | plan
     key: Mapped[str] = mapped_column(String(100))
     processor_product_id: Mapped[str] = mapped_column(String(255))
@@ -282,11 +293,13 @@ class Subscription(Timestamps, Base):
         Index("ix_subscriptions_customer_id_status", "customer_id", "status"),
     )
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sub"))
+    id: Mapped[str] = mapped_column(
+        String(limits.ID), primary_key=True, default=lambda: new_id("sub")
+    )
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
-    processor: Mapped[str] = mapped_column(String(20))
+    processor: Mapped[str] = mapped_column(String(limits.PROCESSOR))
     processor_subscription_id: Mapped[str | None] = mapped_column(String(255))
-    plan: Mapped[str] = mapped_column(String(100))
+    plan: Mapped[str] = mapped_column(String(limits.CATALOG_KEY))
     quantity: Mapped[int] = mapped_column(default=1)
     status: Mapped[str] = mapped_column(String(20), default="incomplete")
     current_period_start: Mapped[datetime | None]
@@ -310,14 +323,16 @@ class Invoice(Timestamps, Base):
         UniqueConstraint("processor", "processor_invoice_id"),
     )
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("in"))
+    id: Mapped[str] = mapped_column(
+        String(limits.ID), primary_key=True, default=lambda: new_id("in")
+    )
     customer_id: Mapped[str] = mapped_column(
         ForeignKey("customers.id", ondelete="RESTRICT"), index=True
     )
     subscription_id: Mapped[str | None] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="SET NULL"), index=True
     )
-    processor: Mapped[str] = mapped_column(String(20))
+    processor: Mapped[str] = mapped_column(String(limits.PROCESSOR))
     processor_invoice_id: Mapped[str] = mapped_column(String(255))
     number: Mapped[str | None] = mapped_column(String(100))
     amount_due: Mapped[int] = mapped_column(BigInteger)
@@ -345,9 +360,9 @@ class WebhookEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
-    processor: Mapped[str] = mapped_column(String(20))
-    event_id: Mapped[str] = mapped_column(String(255))
-    type: Mapped[str] = mapped_column(String(100))
+    processor: Mapped[str] = mapped_column(String(limits.PROCESSOR))
+    event_id: Mapped[str] = mapped_column(String(limits.EVENT_ID))
+    type: Mapped[str] = mapped_column(String(limits.EVENT_TYPE))
     livemode: Mapped[bool | None] = mapped_column(Boolean)
     #: The raw body exactly as received and verified.
     payload: Mapped[str] = mapped_column(Text)
@@ -373,7 +388,7 @@ class IdempotencyKey(Base):
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
     #: What the key is unique within: the method and route template.
     scope: Mapped[str] = mapped_column(String(200))
-    key: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(limits.IDEMPOTENCY_KEY))
     #: SHA-256 of the canonical request body.
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="in_progress")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..db import ping
-from ..errors import ApiError
+from ..errors import database_unavailable
 from .deps import EngineDep
 
 router = APIRouter(tags=["health"])
-log = logging.getLogger(__name__)
 
 
 @router.get("/healthz")
@@ -29,8 +27,5 @@ def readyz(engine: EngineDep) -> dict[str, Any]:
     try:
         ping(engine)
     except SQLAlchemyError as exc:
-        log.warning("readiness check failed: database unavailable (%s)", type(exc).__name__)
-        raise ApiError(
-            503, "database_unavailable", "the database does not answer", {"Retry-After": "5"}
-        ) from None
+        raise database_unavailable(exc) from None
     return {"status": "ready", "database": "ok"}

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import limits
 from ..catalog import Product
 from ..domain.errors import Unprocessable
 from ..domain.idempotency import derived_id
 from ..domain.payments import NewCheckout
 from ..domain.views import payment_view, refund_view
 from .deps import IdempotencyDep, PaymentsDep, ProductsDep, SettingsDep
+from .fields import PathId
 from .idempotent import idempotent
 from .security import require_api_token
 
@@ -29,18 +31,20 @@ class CheckoutBody(BaseModel):
 
     amount: int | None = Field(None, gt=0, le=99_999_999, description="minor units")
     currency: str | None = Field(None, pattern="^[A-Za-z]{3}$")
-    description: str | None = Field(None, min_length=1, max_length=500)
-    processor: str | None = Field(None, max_length=20)
-    customer_email: str | None = Field(None, max_length=320, pattern=EMAIL_PATTERN)
-    reference: str | None = Field(None, max_length=255)
-    product: str | None = Field(None, max_length=100, description="a catalog.yml product key")
+    description: str | None = Field(None, min_length=1, max_length=limits.DESCRIPTION)
+    processor: str | None = Field(None, max_length=limits.PROCESSOR)
+    customer_email: str | None = Field(None, max_length=limits.EMAIL, pattern=EMAIL_PATTERN)
+    reference: str | None = Field(None, max_length=limits.REFERENCE)
+    product: str | None = Field(
+        None, max_length=limits.CATALOG_KEY, description="a catalog.yml product key"
+    )
 
 
 class RefundBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: int | None = Field(None, gt=0, description="minor units; default: all that is left")
-    reason: str | None = Field(None, max_length=500)
+    reason: str | None = Field(None, max_length=limits.REFUND_REASON)
 
 
 def priced(body: CheckoutBody, products: Mapping[str, Product]) -> tuple[int, str, str, str | None]:
@@ -95,13 +99,13 @@ def create_checkout(
 
 
 @router.get("/payments/{payment_id}")
-def get_payment(payment_id: str, payments: PaymentsDep) -> dict[str, Any]:
+def get_payment(payment_id: PathId, payments: PaymentsDep) -> dict[str, Any]:
     return payment_view(payments.get(payment_id))
 
 
 @router.post("/payments/{payment_id}/capture")
 def capture_payment(
-    payment_id: str, request: Request, payments: PaymentsDep, keys: IdempotencyDep
+    payment_id: PathId, request: Request, payments: PaymentsDep, keys: IdempotencyDep
 ) -> Response:
     """After the buyer's return: capture the approved payment (PayPal), or bring it up to date
     from the processor (the others capture by themselves). Once, however often it is asked."""
@@ -114,7 +118,11 @@ def capture_payment(
 
 @router.post("/payments/{payment_id}/refunds", status_code=201)
 def create_refund(
-    payment_id: str, body: RefundBody, request: Request, payments: PaymentsDep, keys: IdempotencyDep
+    payment_id: PathId,
+    body: RefundBody,
+    request: Request,
+    payments: PaymentsDep,
+    keys: IdempotencyDep,
 ) -> Response:
     def run(key: str | None) -> tuple[int, dict[str, Any]]:
         refund_id = derived_id("re", f"POST /api/payments/{payment_id}/refunds", key)

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import ApiError
+from ..errors import ApiError, database_unavailable
 from ..processors.base import Processor, WebhookVerificationError
 from ..processors.base import WebhookEvent as Delivery
-from ..webhooks.inbox import InboxUnavailable
+from ..webhooks.inbox import InboxUnavailable, malformed
 from .deps import services
 
 router = APIRouter(tags=["webhooks"])
@@ -33,17 +33,26 @@ async def read_body(request: Request) -> bytes:
     return body
 
 
+#: What reading a signed body that is no event of the processor's may raise.
+UNREADABLE = (ValueError, KeyError, TypeError, OverflowError, OSError, RecursionError)
+
+
 def verify(adapter: Processor, body: bytes, headers: Mapping[str, str]) -> Delivery:
+    """The delivery, verified and fit to store; 400, with nothing stored, otherwise (the
+    processor's retries cannot make it fit)."""
+    extra = {"processor": adapter.name}
     try:
-        return adapter.parse_webhook(body, headers)
+        delivery = adapter.parse_webhook(body, headers)
     except WebhookVerificationError as exc:
-        log.warning("webhook refused: %s", exc, extra={"processor": adapter.name})
+        log.warning("webhook refused: %s", exc, extra=extra)
         raise ApiError(400, "invalid_signature", "the webhook signature is invalid") from None
-
-
-def unavailable(adapter: Processor) -> ApiError:
-    log.error("webhook not stored: database unavailable", extra={"processor": adapter.name})
-    return ApiError(503, "database_unavailable", "try again later", {"Retry-After": "5"})
+    except UNREADABLE as exc:
+        log.warning("webhook refused: unreadable event (%s)", type(exc).__name__, extra=extra)
+        raise ApiError(400, "invalid_event", "the body is not an event") from None
+    if problem := malformed(delivery, body):
+        log.warning("webhook refused: %s", problem, extra=extra)
+        raise ApiError(400, "invalid_event", problem)
+    return delivery
 
 
 class Received(BaseModel):
@@ -72,8 +81,8 @@ async def ingest(
     live = found.settings.is_production
     try:
         new = await found.inbox.store(delivery, body, live, handled=adapter.handles(delivery.type))
-    except InboxUnavailable:
-        raise unavailable(adapter) from None
+    except InboxUnavailable as exc:
+        raise database_unavailable(str(exc)) from None  # the processor delivers it again
     return Response(ANSWERS[not new], media_type="application/json")
 
 

@@ -22,12 +22,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import limits
 from ..ids import new_id, utcnow
 from ..models import IdempotencyKey
 from .errors import Conflict, Unprocessable
 
 KEY_TTL = timedelta(hours=24)
-MAX_KEY_LENGTH = 255
 WAIT_FOR_IN_PROGRESS_S = 10.0
 
 
@@ -57,8 +57,8 @@ class IdempotencyKeys:
 
     def begin(self, scope: str, key: str, request_fingerprint: str) -> Stored | None:
         """Claim `key` for this request; return the stored response if it already ran."""
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise Unprocessable(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+        if not key or len(key) > limits.IDEMPOTENCY_KEY:
+            raise Unprocessable(f"Idempotency-Key must be 1 to {limits.IDEMPOTENCY_KEY} characters")
         deadline = time.monotonic() + WAIT_FOR_IN_PROGRESS_S
         while True:
             try:

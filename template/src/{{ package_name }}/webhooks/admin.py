@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..ids import utcnow
 from ..models import WebhookEvent
 from ..processors.base import Processor
-from .inbox import store
+from .inbox import malformed, store
+
+log = logging.getLogger(__name__)
 
 
 def parse_when(text: str) -> datetime:
@@ -76,6 +79,9 @@ def reconcile(
         added[name] = 0
         for body in adapter.recent_events(since):
             delivery = adapter.event_from_payload(body)
+            if problem := malformed(delivery, body):
+                log.warning("reconcile: %s event skipped: %s", name, problem)
+                continue
             if store(sessions, delivery, body, live, handled=adapter.handles(delivery.type)):
                 added[name] += 1
     return added

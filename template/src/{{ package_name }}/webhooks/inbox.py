@@ -19,15 +19,17 @@ import logging
 import sqlite3
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
 import psycopg
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import CONNECT_TIMEOUT_S, SQLITE_BUSY_TIMEOUT_MS
+from .. import limits
+from ..db import CONNECT_TIMEOUT_S, SQLITE_BUSY_TIMEOUT_MS, describe
 from ..ids import utcnow
 from ..processors.base import WebhookEvent as Delivery
 
@@ -66,6 +68,31 @@ def sqlite_insert(rows: int) -> str:
 def sqlite_time(value: datetime | None) -> str | None:
     """A timestamp as SQLAlchemy stores it in SQLite (UTC, microseconds always written)."""
     return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+#: Event times outside these bounds are no processor's (a signed body can say anything).
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(days=1)
+
+
+def malformed(delivery: Delivery, body: bytes) -> str | None:
+    """Why a verified delivery cannot be stored as it is (None when it can): an id or type
+    that is empty, too long for its column or holds control characters, a time out of
+    range, a body that is not UTF-8."""
+    for name, value, limit in (
+        ("id", delivery.event_id, limits.EVENT_ID),
+        ("type", delivery.type, limits.EVENT_TYPE),
+    ):
+        if not 0 < len(value) <= limit or limits.CONTROL_CHARACTERS.search(value):
+            return f"the event {name} must be 1 to {limit} printable characters"
+    when = delivery.created_at
+    if when is not None and not EARLIEST_EVENT <= when <= utcnow() + CLOCK_SKEW:
+        return "the event time is out of range"
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8"
+    return None
 
 
 def row_for(delivery: Delivery, body: bytes, live: bool, handled: bool) -> Row:
@@ -141,11 +168,17 @@ def store(
 ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError, sqlite3.DataError, sqlite3.IntegrityError)
 
 
+#: What a write may fail with when the database is away (the engine's raw connection raises
+#: SQLAlchemy's wrapper).
+DATABASE_ERRORS = (psycopg.Error, sqlite3.Error, OSError, DBAPIError)
+
+
 class InboxUnavailable(Exception):
-    """The delivery was not stored (the database is down, locked, or refused it)."""
+    """The delivery was not stored (the database is down, locked, or refused it); its
+    message names the cause in one line (`db.describe`)."""
 
     def __init__(self, cause: BaseException | str) -> None:
-        super().__init__(cause if isinstance(cause, str) else type(cause).__name__)
+        super().__init__(cause if isinstance(cause, str) else describe(cause))
         self.row_specific = isinstance(cause, ROW_ERRORS)
 
 
@@ -232,15 +265,14 @@ class InboxWriter:
         reused = (self.postgres or self.sqlite) is not None
         try:
             return novelty(rows, await write(unique(rows)))
-        except (psycopg.Error, sqlite3.Error, OSError) as exc:
+        except DATABASE_ERRORS as exc:
             lost = self._drop_if_broken()
-            log.warning("inbox write failed: %s", type(exc).__name__)
             if not (reused and lost):
-                raise InboxUnavailable(exc) from None
-        log.warning("inbox: the database connection was lost; trying a new one")
+                raise InboxUnavailable(exc) from None  # each request logs its failure
+        log.info("inbox: the database connection was lost; trying a new one")
         try:
             return novelty(rows, await write(unique(rows)))
-        except (psycopg.Error, sqlite3.Error, OSError) as exc:
+        except DATABASE_ERRORS as exc:
             self._drop_if_broken()
             raise InboxUnavailable(exc) from None
 

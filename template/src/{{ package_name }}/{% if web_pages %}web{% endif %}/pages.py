@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from ..api.deps import PaymentsDep, services
+from ..api.fields import PathId, QueryId
 from ..domain.errors import NotFound
 from ..domain.payments import NewCheckout, Payments, Started
 from ..errors import ApiError
@@ -114,7 +115,7 @@ def _payment(payments: Payments, payment_id: str) -> Any:
 
 
 @router.get("/checkout/success", response_class=HTMLResponse)
-def success(request: Request, payment_id: str, payments: PaymentsDep) -> HTMLResponse:
+def success(request: Request, payment_id: QueryId, payments: PaymentsDep) -> HTMLResponse:
     payment = _payment(payments, payment_id)
     adapter = payments.processors.get(payment.processor)
     if payment.status == "pending" and adapter is not None and adapter.capture_on_return:
@@ -130,12 +131,12 @@ def success(request: Request, payment_id: str, payments: PaymentsDep) -> HTMLRes
 
 
 @router.get("/checkout/cancel", response_class=HTMLResponse)
-def cancel(request: Request, payment_id: str, payments: PaymentsDep) -> HTMLResponse:
+def cancel(request: Request, payment_id: QueryId, payments: PaymentsDep) -> HTMLResponse:
     return render(request, "cancel.html", payment=_payment(payments, payment_id))
 
 
 @router.get("/checkout/status/{payment_id}")
-def status(payment_id: str, payments: PaymentsDep) -> dict[str, Any]:
+def status(payment_id: PathId, payments: PaymentsDep) -> dict[str, Any]:
     """What the success page polls: the webhook may arrive after the buyer's redirect."""
     payment = _payment(payments, payment_id)
     return {"status": payment.status, "final": payment.status in FINAL_STATUSES}

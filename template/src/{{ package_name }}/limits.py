@@ -1,0 +1,28 @@
+"""How long each kind of text the service takes in may be: the API's models and the
+columns that store the text (`models.py`) both read these, so what the API accepts fits."""
+
+from __future__ import annotations
+
+import re
+
+#: Our ids: a prefix, "_" and 24 base32 characters (`ids.new_id`; `derived_id`).
+ID = 40
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+#: A processor's name ("stripe").
+PROCESSOR = 20
+EMAIL = 320
+DESCRIPTION = 500
+#: The merchant's reference of a payment; a processor's ids.
+REFERENCE = 255
+#: A catalog.yml product or plan key.
+CATALOG_KEY = 100
+#: A refund's reason: Stripe keeps up to 500 characters of it (in the refund's metadata).
+REFUND_REASON = 500
+IDEMPOTENCY_KEY = 255
+#: A webhook event's id and type, as the processor sends them.
+EVENT_ID = 255
+EVENT_TYPE = 100
+
+#: Control characters (NUL and the like): refused in every text the service takes in
+#: (PostgreSQL refuses NUL in text outright).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
