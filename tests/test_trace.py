@@ -158,7 +158,9 @@ def test_copy_is_traced(tmp_path: Path, spool: Path) -> None:
     assert root.json("input")["project_slug"] == "acme-payments"
     assert "testing" not in root.json("input")
     schema = names["database_schema"].json("output")
-    assert schema["heads"] == ["0001"]
+    shipped = sorted(p.name[:4] for p in (ROOT / "template/migrations/versions").glob("0*.py"))
+    assert schema["alembic_revisions"] == shipped
+    assert schema["heads"] == shipped[-1:]
     assert {"payments", "webhook_events", "idempotency_keys"} <= set(schema["tables"])
     webhooks = names["webhooks"].json("output")
     events = webhooks["event_types"]

@@ -204,12 +204,12 @@ def test_changing_answers_on_update(template: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in (project / "migrations" / "versions").iterdir()) == revisions
 
 
-REVISION_0002 = '''"""Payments record the processor's risk level.
+REVISION_NEXT = '''"""Payments record the processor's risk level.
 
 Shipped by the copier-payments template. Never edit a shipped revision: add a new one.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: {revision}
+Revises: {head}
 Create Date: 2026-11-26
 """
 
@@ -218,8 +218,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "{revision}"
+down_revision: str | None = "{head}"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -248,15 +248,24 @@ class LocalNote(Base):
 '''
 
 
+def next_revision(versions: Path) -> tuple[str, str]:
+    """The file name and text of the revision after the template's newest one."""
+    head = max(path.name[:4] for path in versions.glob("[0-9][0-9][0-9][0-9]_*.py"))
+    revision = f"{int(head) + 1:04d}"
+    text = REVISION_NEXT.format(revision=revision, head=head)
+    return f"{revision}_payment_risk_level.py", text
+
+
 def schema_release(template: Path) -> str:
-    """A next release that changes the schema: a model column and revision 0002."""
+    """A next release that changes the schema: a model column and the next revision."""
     source = template / "template"
     models = source / "src" / "{{ package_name }}" / "models.py"
     text = models.read_text()
     assert text.count(FAILURE_MESSAGE) == 1
     risk = "    risk_level: Mapped[str | None] = mapped_column(String(20))\n"
     models.write_text(text.replace(FAILURE_MESSAGE, FAILURE_MESSAGE + risk))
-    (source / "migrations" / "versions" / "0002_payment_risk_level.py").write_text(REVISION_0002)
+    name, text = next_revision(source / "migrations" / "versions")
+    (source / "migrations" / "versions" / name).write_text(text)
     major, minor, patch = current_version().removeprefix("v").split(".")
     tag = f"v{major}.{minor}.{int(patch) + 1}"
     commit_release(template, tag)
@@ -281,12 +290,11 @@ def test_a_schema_release_beside_the_projects_own_revision(tmp_path: Path) -> No
     check(run("acme-payments", "migrate"), "migrate to the user's revision")
     commit_all(project, "local notes")
 
+    name, text = next_revision(template / "template" / "migrations" / "versions")
     tag = schema_release(template)
     update(project)
     assert answers(project)["_commit"] == tag
-    assert (project / "migrations/versions/0002_payment_risk_level.py").read_text() == (
-        REVISION_0002
-    )
+    assert (project / "migrations" / "versions" / name).read_text() == text
     assert (project / "migrations/versions/0001_initial_schema.py").read_bytes() == shipped
     assert "risk_level" in models.read_text()
     assert "class LocalNote(Base):" in models.read_text()

@@ -5,8 +5,9 @@ no request to this service has a reason to hold a card number or a security code
 `CardDataGuard`, pure ASGI middleware in front of every route but the webhooks (they come
 signed from the processor), sees what the app will parse and refuses, before any route runs:
 
-- with 422 `card_data_refused`: a card number (a Luhn-valid run of 13-19 digits, whole or
-  in groups joined by single spaces or dashes) in the path, the query, the Idempotency-Key
+- with 422 `card_data_refused`: a card number (a Luhn-valid run of 13-19 digits of any
+  script, whole or in groups joined by any space, dash, dot, slash or invisible character:
+  `logging.contains_card_number`) in the path, the query, the Idempotency-Key
   header, any JSON string or number or form value of the body; a JSON key or form field
   named like a card number or a security code, whatever its value; such a run in the text
   of a body that is not valid JSON;

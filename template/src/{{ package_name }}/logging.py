@@ -1,10 +1,10 @@
 """Structured logging that never writes card data or secrets.
 
-Every line goes through a `Redactor`: card-number-like digit runs (13-19 digits, with or
-without spaces or dashes, passing the Luhn check) keep only their last four digits,
+Every line goes through a `Redactor`: card numbers (13-19 digits passing the Luhn check,
+whole or in groups; see `contains_card_number`) keep only their last four digits,
 CVC-labelled values and secrets (Stripe keys, webhook secrets, bearer tokens, and every
-secret value the configuration holds) are masked. The redaction covers the
-formatted message, extra fields and tracebacks alike.
+secret value the configuration holds) are masked. The redaction covers the formatted
+message, extra fields and tracebacks alike, and percent-encoded text (a URL) once decoded.
 """
 
 from __future__ import annotations
@@ -13,15 +13,38 @@ import json
 import logging
 import re
 import sys
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import unquote_plus
 
 MASK = "[REDACTED]"
 
-# Digits joined by at most one space or dash: the shape a card number is written in.
-_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]+(?:[ -][0-9]+)*(?![0-9])")
-_GROUP_SPLIT = re.compile(r"[ -]")
+#: Characters other than decimal digits (`\d`: every script's, fullwidth too) that Unicode
+#: gives a digit value: superscripts, subscripts, circled and parenthesized digits...
+#: (tests/test_card_data.py checks the list against `unicodedata`).
+OTHER_DIGITS = (
+    "\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468"
+    "\u2474-\u247c\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e\u2780-\u2788"
+    "\u278a-\u2792\U00010a40-\U00010a43\U00010e60-\U00010e68\U00011052-\U0001105a"
+    "\U0001f100-\U0001f10a"
+)
+_DIGIT = rf"[\d{OTHER_DIGITS}]"
+#: What may stand between a card number's groups: one to five of any space (no-break and
+#: thin ones, tabs, line breaks), invisible format characters (zero-width space, soft hyphen,
+#: word joiner), dashes of any kind, dots, slashes, underscores, plus signs. (Not commas or
+#: colons: lists of numbers and times would read as card numbers.)
+SEPARATORS = (
+    "\\s\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff\u2010-\u2015\u2212\ufe58\ufe63"
+    "\uff0d\u30fb\uff65\u00b7\\-._/\\\\+"
+)
+_SEPARATOR = rf"[{SEPARATORS}]{{1,5}}"
+# Digit groups joined by separators: every shape a card number can be written in.
+_DIGIT_RUN = re.compile(rf"(?<!{_DIGIT}){_DIGIT}+(?:{_SEPARATOR}{_DIGIT}+)*(?!{_DIGIT})")
+_GROUP_SPLIT = re.compile(_SEPARATOR)
+#: Percent-encoding (`%34%32` is "42"; `+` is a space in a query).
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _SECRET_PATTERNS = (
     re.compile(r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]+"),
     re.compile(r"whsec_[0-9A-Za-z+/=]+"),
@@ -46,6 +69,11 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def ascii_digits(group: str) -> str:
+    """A group of digits of any script as ASCII digits."""
+    return group if group.isascii() else "".join(str(unicodedata.digit(c)) for c in group)
+
+
 def _card_spans(groups: list[str]) -> list[tuple[int, int]]:
     """(first, last) indices of every stretch of whole digit groups that forms a card number:
     13-19 digits passing the Luhn check.
@@ -54,6 +82,7 @@ def _card_spans(groups: list[str]) -> list[tuple[int, int]]:
     parity of the window's last digit), so a long run of short groups costs no more than its
     length (a body or a URL made of such runs cannot make the check slow).
     """
+    groups = [ascii_digits(group) for group in groups]
     digits = "".join(groups)
     if len(digits) < 13:
         return []
@@ -105,7 +134,7 @@ def _mask_card_numbers(run: str) -> str:
             end = index
             while end + 1 < len(groups) and masked[end + 1]:
                 end += 1
-            digits = "".join(groups[index : end + 1])
+            digits = ascii_digits("".join(groups[index : end + 1]))
             out.append(f"[PAN ****{digits[-4:]}]")
             index = end
         if index < len(seps):
@@ -115,9 +144,18 @@ def _mask_card_numbers(run: str) -> str:
 
 
 def contains_card_number(text: str) -> bool:
-    """Whether `text` holds a card number: a Luhn-valid run of 13-19 digits, written
-    whole or in groups joined by single spaces or dashes."""
+    """Whether `text` holds a card number: a Luhn-valid run of 13-19 digits of any script,
+    written whole or in groups joined by separators (`SEPARATORS`)."""
     return any(_card_spans(_GROUP_SPLIT.split(m.group(0))) for m in _DIGIT_RUN.finditer(text))
+
+
+def percent_decoded(text: str) -> str:
+    """`text` with its percent-encoding undone, twice-encoded too (a URL in a URL)."""
+    for _ in range(3):
+        if not _PERCENT.search(text):
+            break
+        text = unquote_plus(text)
+    return text
 
 
 class Redactor:
@@ -132,6 +170,10 @@ class Redactor:
             text = text.replace(secret, MASK)
         for pattern in _SECRET_PATTERNS:
             text = pattern.sub(lambda m: f"{m.group(1)} {MASK}" if m.lastindex else MASK, text)
+        # A card number percent-encoded (in a URL) is masked in the decoded text.
+        decoded = percent_decoded(text)
+        if decoded != text and contains_card_number(decoded):
+            text = decoded
         # Card numbers first: a CVC label before one must not split it (its first group
         # would read as a CVC and leave the rest unrecognised).
         text = _DIGIT_RUN.sub(lambda m: _mask_card_numbers(m.group(0)), text)

@@ -374,6 +374,9 @@ class WebhookEvent(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: Later deliveries of this event id whose event differed (another type, time or
+    #: object): acknowledged, logged and counted here, never applied.
+    conflicting_deliveries: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class IdempotencyKey(Base):

@@ -78,6 +78,17 @@ class FakeStripe:
     def calls(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path == path]
 
+    def session_total(self, form: dict[str, str]) -> dict[str, Any]:
+        """What Stripe computes for a payment session: its one line's price times quantity."""
+        price = self.prices.get(form.get("line_items[0][price]", ""))
+        if price is not None:
+            unit, currency = int(price["unit_amount"]), str(price["currency"])
+        else:
+            unit = int(form["line_items[0][price_data][unit_amount]"])
+            currency = form["line_items[0][price_data][currency]"]
+        quantity = int(form.get("line_items[0][quantity]", "1"))
+        return {"amount_total": unit * quantity, "currency": currency}
+
     def complete(self, session_id: str) -> str:
         """The buyer paid: the session completes and gets a PaymentIntent."""
         session = self.sessions[session_id]
@@ -176,8 +187,7 @@ class FakeStripe:
                 "url": None if embedded else f"https://checkout.stripe.test/c/pay/{session_id}",
                 "status": "open",
                 "payment_status": "unpaid",
-                "amount_total": int(form.get("line_items[0][price_data][unit_amount]", 0)),
-                "currency": form.get("line_items[0][price_data][currency]", "usd"),
+                **self.session_total(form),
                 "client_reference_id": form.get("client_reference_id"),
                 "client_secret": f"{session_id}_secret_{secrets.token_hex(8)}"
                 if embedded

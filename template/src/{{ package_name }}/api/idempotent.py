@@ -14,6 +14,9 @@ from ..domain.idempotency import IdempotencyKeys, fingerprint
 from ..errors import as_api_error
 
 Handler = Callable[[str | None], tuple[int, dict[str, Any]]]
+#: Answers that depend on the state of things, not on the request: never replayed (a refund
+#: refused while the payment is pending must run again once it has succeeded).
+UNSTORED = frozenset({404, 409})
 
 
 def idempotent(
@@ -37,8 +40,8 @@ def idempotent(
         status, payload = handler(key)
     except Exception as exc:
         error = as_api_error(exc)
-        if error is None or error.status_code >= 500:
-            keys.release(scope, key)  # "try again": the retry must be able to run
+        if error is None or error.status_code in UNSTORED or error.status_code >= 500:
+            keys.release(scope, key)  # the answer may change: the retry must be able to run
             raise
         status, payload = error.status_code, error.body()
     keys.complete(scope, key, status, json.dumps(payload))

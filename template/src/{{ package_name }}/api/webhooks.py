@@ -9,10 +9,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from ..db import describe
 from ..errors import ApiError, database_unavailable
 from ..processors.base import Processor, WebhookVerificationError
 from ..processors.base import WebhookEvent as Delivery
-from ..webhooks.inbox import InboxUnavailable, malformed
+from ..webhooks.inbox import DATABASE_ERRORS, InboxUnavailable, conflicting, malformed
 from .deps import services
 
 router = APIRouter(tags=["webhooks"])
@@ -83,6 +84,12 @@ async def ingest(
         new = await found.inbox.store(delivery, body, live, handled=adapter.handles(delivery.type))
     except InboxUnavailable as exc:
         raise database_unavailable(str(exc)) from None  # the processor delivers it again
+    if not new:
+        try:
+            await run_in_threadpool(conflicting, found.sessions, adapter, delivery)
+        except DATABASE_ERRORS as exc:  # stored already: the answer stays 200
+            extra = {"processor": adapter.name}
+            log.warning("duplicate not compared: %s", describe(exc), extra=extra)
     return Response(ANSWERS[not new], media_type="application/json")
 
 

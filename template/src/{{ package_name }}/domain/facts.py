@@ -47,6 +47,8 @@ class PaymentObserved(PaymentFact):
       late or repeated event cannot count twice; `refunded_in_full`: all of it (reversed).
     - `unknown`: a payment not known here is retried until the event that introduces it
       arrives ("retry"), or is not this service's ("ignore").
+    - `amount`, `currency`: what the processor says the payment is for, where the event
+      carries it; the domain checks them against the payment's own.
     """
 
     paid: bool | None = None
@@ -58,6 +60,8 @@ class PaymentObserved(PaymentFact):
     failure_code: str | None = None
     failure_message: str | None = None
     unknown: Literal["retry", "ignore"] = "retry"
+    amount: int | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,16 @@
 """Idempotency-Key for every POST: one effect per key, whatever the retries.
 
-- A new key is recorded (`in_progress`) with a fingerprint of the request before any work.
+- A new key is recorded (`in_progress`) with a fingerprint of the request before any work;
+  the record keeps that fingerprint for its whole life, failures included.
 - The same key with the same request returns the stored response, with no new work.
-- The same key with a different request is refused (422).
-- A concurrent request with a key still in progress waits for the first one's response.
-- A response that says "try again" (5xx) is not stored: the key is released, so the
-  retry runs again, and the ids derived from the key make it resume, not duplicate.
+- The same key with a different request is refused (422), even after a failed attempt.
+- A concurrent request with a key in progress waits for the first one's response (409 if
+  it takes too long).
+- A request holds its key for a lease (`IDEMPOTENCY_LEASE_SECONDS`). An answer that may
+  change with time (5xx "try again", 404, 409) is not stored: the lease ends at once, so
+  the retry runs again. An attempt that died with its process leaves its lease to run out;
+  then the retry takes the key over. Either way the ids derived from the key make the
+  retry resume the same operation, with the same key to the processor, not duplicate it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,8 +57,9 @@ class Stored:
 
 
 class IdempotencyKeys:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], lease: float = 30.0) -> None:
         self.sessions = sessions
+        self.lease = timedelta(seconds=lease)
 
     def begin(self, scope: str, key: str, request_fingerprint: str) -> Stored | None:
         """Claim `key` for this request; return the stored response if it already ran."""
@@ -63,19 +69,12 @@ class IdempotencyKeys:
         while True:
             try:
                 with self.sessions.begin() as session:
-                    session.execute(
-                        delete(IdempotencyKey).where(
-                            IdempotencyKey.scope == scope,
-                            IdempotencyKey.key == key,
-                            IdempotencyKey.expires_at < utcnow(),
-                        )
-                    )
                     session.add(
                         IdempotencyKey(
                             scope=scope,
                             key=key,
                             request_fingerprint=request_fingerprint,
-                            expires_at=utcnow() + KEY_TTL,
+                            expires_at=utcnow() + self.lease,
                         )
                     )
                 return None
@@ -88,7 +87,10 @@ class IdempotencyKeys:
                     )
                 ).one_or_none()
             if row is None:
-                continue  # released meanwhile: claim it again
+                continue  # forgotten meanwhile: claim it again
+            if row.status == "completed" and row.expires_at < utcnow():
+                self._forget(row)  # 24 hours on: the key may serve a new request
+                continue
             if row.request_fingerprint != request_fingerprint:
                 raise Unprocessable(
                     "this Idempotency-Key was already used with a different request body; "
@@ -96,9 +98,34 @@ class IdempotencyKeys:
                 )
             if row.status == "completed" and row.response_status is not None:
                 return Stored(row.response_status, row.response_body or "")
+            if row.expires_at <= utcnow() and self._take_over(row):
+                return None  # its lease ran out: this request resumes the operation
             if time.monotonic() > deadline:
                 raise Conflict("a request with this Idempotency-Key is still in progress")
             time.sleep(0.05)
+
+    def _take_over(self, row: IdempotencyKey) -> bool:
+        """Renew an expired lease, unless another request did first."""
+        with self.sessions.begin() as session:
+            taken = session.scalars(
+                update(IdempotencyKey)
+                .where(
+                    IdempotencyKey.id == row.id,
+                    IdempotencyKey.status == "in_progress",
+                    IdempotencyKey.expires_at == row.expires_at,
+                )
+                .values(expires_at=utcnow() + self.lease)
+                .returning(IdempotencyKey.id)
+            ).all()
+            return bool(taken)
+
+    def _forget(self, row: IdempotencyKey) -> None:
+        with self.sessions.begin() as session:
+            session.execute(
+                delete(IdempotencyKey).where(
+                    IdempotencyKey.id == row.id, IdempotencyKey.expires_at == row.expires_at
+                )
+            )
 
     def complete(self, scope: str, key: str, status: int, body: str) -> None:
         with self.sessions.begin() as session:
@@ -110,11 +137,18 @@ class IdempotencyKeys:
             row.status = "completed"
             row.response_status = status
             row.response_body = body
+            row.expires_at = utcnow() + KEY_TTL
 
     def release(self, scope: str, key: str) -> None:
+        """End the lease now, keeping the request's fingerprint: a retry of the same request
+        runs again, a different one is still refused."""
         with self.sessions.begin() as session:
             session.execute(
-                delete(IdempotencyKey).where(
-                    IdempotencyKey.scope == scope, IdempotencyKey.key == key
+                update(IdempotencyKey)
+                .where(
+                    IdempotencyKey.scope == scope,
+                    IdempotencyKey.key == key,
+                    IdempotencyKey.status == "in_progress",
                 )
+                .values(expires_at=utcnow())
             )

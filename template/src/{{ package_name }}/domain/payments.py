@@ -13,6 +13,9 @@ arrive never matters:
   succeeded refunds), so a late or repeated event cannot count twice.
 - Disputed: open or lost disputes make the payment disputed; a won dispute gives it back
   its refund-derived status (domain/disputes.py).
+- Confirmed: the amount and currency a processor confirms (an event, a capture, a sync)
+  must be the payment's; otherwise the mismatch is recorded and alerted, never paid
+  (`amount_confirmed`).
 - An event about a payment not known yet fails, and the worker retries it with backoff.
 
 Calls to processors happen outside database transactions (capture is the one exception,
@@ -27,7 +30,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -64,6 +67,9 @@ REFUNDABLE = frozenset({"succeeded", "partially_refunded"})
 RETRYABLE = frozenset({"unavailable", "rate_limited", "error"})
 #: Refunds that count against what is left to refund.
 COUNTED_REFUNDS = ("pending", "succeeded")
+#: A processor confirmed another amount or currency than the payment's (its failure code,
+#: its history entry's type and the log's alert).
+AMOUNT_MISMATCH = "amount_mismatch"
 #: Dispute statuses that keep a payment disputed.
 OPEN_DISPUTES = ("needs_response", "under_review", "lost")
 #: `Session.info` key: the payments the current transaction has locked, by id (held here:
@@ -221,6 +227,48 @@ def find_payment(session: Session, processor: str, ref: PaymentRef) -> Payment |
     return None
 
 
+def amount_confirmed(
+    session: Session, payment: Payment, amount: int | None, currency: str | None, cause: Cause
+) -> bool:
+    """Whether what the processor confirms (None: says nothing of it) is the payment's own
+    amount and currency. If not, the mismatch is recorded in the payment's history and on
+    the payment (`failure_code` "amount_mismatch"), logged as an alert, and the caller
+    applies nothing more: a payment is never counted as paid for an amount it was not."""
+    same_amount = amount is None or amount == payment.amount
+    same_currency = currency is None or currency.lower() == payment.currency
+    if same_amount and same_currency:
+        return True
+    confirmed = f"{amount if amount is not None else '?'} {(currency or '?').lower()}"
+    message = (
+        f"the processor confirmed {confirmed}; the payment is {payment.amount} {payment.currency}"
+    )
+    payment.failure_code = AMOUNT_MISMATCH
+    payment.failure_message = message
+    session.add(
+        PaymentEvent(
+            payment_id=payment.id,
+            type=AMOUNT_MISMATCH,
+            status_from=payment.status,
+            status_to=payment.status,
+            amount=amount,
+            processor_event_id=cause.processor_event_id,
+            message=message,
+        )
+    )
+    log.error(
+        "amount mismatch: the processor confirmed another amount; not counted as paid",
+        extra={
+            "alert": AMOUNT_MISMATCH,
+            "payment_id": payment.id,
+            "processor": payment.processor,
+            "event": cause.processor_event_id or cause.type,
+            "confirmed": confirmed,
+            "expected": f"{payment.amount} {payment.currency}",
+        },
+    )
+    return False
+
+
 def require_payment(session: Session, processor: str, ref: PaymentRef, what: str) -> Payment:
     payment = find_payment(session, processor, ref)
     if payment is None:
@@ -236,6 +284,9 @@ def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> Non
             log.info("payment not made by this service", extra={"event": event.event_id})
             return
         raise PaymentNotKnownYet(f"no payment for {event.type} {event.event_id} yet")
+    cause = Cause.of(event)
+    if not amount_confirmed(session, payment, fact.amount, fact.currency, cause):
+        return  # recorded and alerted; nothing else this event says is applied
     if fact.processor_payment_id and payment.processor_payment_id is None:
         payment.processor_payment_id = fact.processor_payment_id
     if fact.livemode is not None:
@@ -244,7 +295,6 @@ def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> Non
         payment.failure_code = fact.failure_code
     if fact.failure_message is not None:
         payment.failure_message = fact.failure_message
-    cause = Cause.of(event)
     if fact.ended is not None:
         if payment.status == "pending":
             transition(
@@ -369,6 +419,23 @@ class Started:
     client_secret: str | None = None
 
 
+def outcome_unknown(refund: Refund) -> bool:
+    """A refund whose processor call had no answer: the processor may have made it."""
+    return refund.status == "pending" and refund.processor_refund_id is None
+
+
+def refund_request(refund: Refund, payment: Payment) -> RefundRequest:
+    if payment.processor_payment_id is None:
+        raise Conflict("the processor has not confirmed this payment yet")
+    return RefundRequest(
+        refund_id=refund.id,
+        processor_payment_id=payment.processor_payment_id,
+        amount=refund.amount,
+        currency=refund.currency,
+        reason=refund.reason,
+    )
+
+
 class Payments:
     def __init__(
         self, sessions: sessionmaker[Session], processors: Mapping[str, Processor]
@@ -437,66 +504,33 @@ class Payments:
     def refund(
         self, payment_id: str, refund_id: str, amount: int | None, reason: str | None
     ) -> Refund:
-        """Refund all or part of what is left; refuse more than that before any call."""
+        """Refund all or part of what is left; refuse more than that before any call.
+
+        A refund whose call had an unknown outcome (a timeout, a dropped connection, an
+        outage) stays `pending` and counts against the remainder; asking again for it
+        (the same id: the client's retry, or `reconcile`) asks the processor again, with
+        the same idempotency key, and learns the outcome instead of refunding twice."""
         with self.sessions.begin() as session:
             existing = session.get(Refund, refund_id)
-            if existing is not None:
+            if existing is not None and not outcome_unknown(existing):
                 return existing
-            payment = session.scalars(
-                select(Payment).where(Payment.id == payment_id).with_for_update()
-            ).one_or_none()
-            if payment is None:
-                raise NotFound(f"no payment {payment_id}")
-            if payment.status not in REFUNDABLE:
-                raise Conflict(f"a {payment.status} payment cannot be refunded")
-            counted = session.scalar(
-                select(func.coalesce(func.sum(Refund.amount), 0)).where(
-                    Refund.payment_id == payment_id, Refund.status.in_(COUNTED_REFUNDS)
-                )
-            )
-            refundable = payment.amount - int(counted or 0)
-            amount = refundable if amount is None else amount
-            if amount <= 0 or amount > refundable:
-                raise Unprocessable(
-                    f"refund amount {amount} exceeds the refundable remainder {refundable} "
-                    f"{payment.currency}"
-                )
-            if payment.processor_payment_id is None:
-                raise Conflict("the processor has not confirmed this payment yet")
-            refund = Refund(
-                id=refund_id,
-                payment_id=payment_id,
-                processor=payment.processor,
-                amount=amount,
-                currency=payment.currency,
-                reason=reason,
-            )
-            session.add(refund)
-            request = RefundRequest(
-                refund_id=refund_id,
-                processor_payment_id=payment.processor_payment_id,
-                amount=amount,
-                currency=payment.currency,
-                reason=reason,
-            )
+            if existing is not None:
+                payment = session.get_one(Payment, existing.payment_id)
+                request = refund_request(existing, payment)
+            else:
+                payment = self._refundable(session, payment_id)
+                refund = self._new_refund(session, payment, refund_id, amount, reason)
+                request = refund_request(refund, payment)
         adapter = self.processor(payment.processor)
         try:
             result = adapter.refund(request)
         except ProcessorError as exc:
-            with self.sessions.begin() as session:
-                refund = session.get_one(Refund, refund_id)
-                if exc.kind in RETRYABLE:
-                    # Outcome unknown: forget the attempt, so a retry (same id, same
-                    # processor idempotency key) finds out instead of returning "failed".
-                    session.delete(refund)
-                else:
+            if exc.kind not in RETRYABLE:
+                with self.sessions.begin() as session:
+                    refund = session.get_one(Refund, refund_id)
                     refund.status = "failed"
                     refund.failure_reason = exc.message
-            raise
-        except Exception:
-            with self.sessions.begin() as session:
-                session.delete(session.get_one(Refund, refund_id))
-            raise
+            raise  # else the outcome is unknown: the refund stays pending, to ask again
         with self.sessions.begin() as session:
             refund = session.get_one(Refund, refund_id)
             refund.processor_refund_id = result.processor_refund_id
@@ -506,6 +540,71 @@ class Payments:
             else:
                 refund.status = result.status
         return refund
+
+    @staticmethod
+    def _refundable(session: Session, payment_id: str) -> Payment:
+        payment = session.scalars(
+            select(Payment).where(Payment.id == payment_id).with_for_update()
+        ).one_or_none()
+        if payment is None:
+            raise NotFound(f"no payment {payment_id}")
+        if payment.status not in REFUNDABLE:
+            raise Conflict(f"a {payment.status} payment cannot be refunded")
+        if payment.processor_payment_id is None:
+            raise Conflict("the processor has not confirmed this payment yet")
+        return payment
+
+    @staticmethod
+    def _new_refund(
+        session: Session, payment: Payment, refund_id: str, amount: int | None, reason: str | None
+    ) -> Refund:
+        counted = session.scalar(
+            select(func.coalesce(func.sum(Refund.amount), 0)).where(
+                Refund.payment_id == payment.id, Refund.status.in_(COUNTED_REFUNDS)
+            )
+        )
+        # Refunds made outside (the dashboard) are known only from the processor's total.
+        refundable = payment.amount - max(int(counted or 0), payment.amount_refunded)
+        amount = refundable if amount is None else amount
+        if amount <= 0 or amount > refundable:
+            raise Unprocessable(
+                f"refund amount {amount} exceeds the refundable remainder {refundable} "
+                f"{payment.currency}"
+            )
+        refund = Refund(
+            id=refund_id,
+            payment_id=payment.id,
+            processor=payment.processor,
+            amount=amount,
+            currency=payment.currency,
+            reason=reason,
+        )
+        session.add(refund)
+        return refund
+
+    def settle_unknown_refunds(self, older_than: timedelta) -> int:
+        """Ask the processors again about refunds whose call had an unknown outcome and
+        that no retry has settled (`reconcile` runs this); how many are settled now."""
+        before = utcnow() - older_than
+        with self.sessions() as session:
+            unknown = session.scalars(
+                select(Refund).where(
+                    Refund.status == "pending",
+                    Refund.processor_refund_id.is_(None),
+                    Refund.created_at < before,
+                )
+            ).all()
+        settled = 0
+        for refund in unknown:
+            try:
+                asked = self.refund(refund.payment_id, refund.id, None, None)
+            except ProcessorError as exc:
+                log.warning(
+                    "refund outcome still unknown: %s", exc.message, extra={"refund_id": refund.id}
+                )
+                continue
+            settled += not outcome_unknown(asked)
+        return settled
 
     def apply_snapshot(self, payment_id: str) -> Payment:
         """Bring a pending payment up to date from the processor (after a redirect or event)."""
@@ -536,6 +635,9 @@ def apply_payment_snapshot(
     session: Session, payment: Payment, snapshot: PaymentSnapshot, event_type: str
 ) -> None:
     """The processor's view of a payment, applied to a locked row (a pending one only moves)."""
+    cause = Cause(event_type)
+    if not amount_confirmed(session, payment, snapshot.amount, snapshot.currency, cause):
+        return
     if payment.processor_payment_id is None:
         payment.processor_payment_id = snapshot.processor_payment_id
     payment.livemode = snapshot.livemode

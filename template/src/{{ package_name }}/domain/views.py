@@ -17,6 +17,9 @@ def payment_view(payment: Payment) -> dict[str, Any]:
         "processor": payment.processor,
         "processor_ref": payment.processor_ref,
         "reference": payment.reference,
+        # Why it failed, or "amount_mismatch": the processor confirmed another amount.
+        "failure_code": payment.failure_code,
+        "failure_message": payment.failure_message,
     }
 
 

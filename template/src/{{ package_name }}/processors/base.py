@@ -142,6 +142,12 @@ class WebhookEvent:
 Reader = Callable[[WebhookEvent], list[Fact]]
 
 
+def attempt_timeout(budget_s: float, retries: int) -> float:
+    """Each attempt's timeout when a call and its SDK's `retries` share `budget_s` seconds
+    (`PROCESSOR_TIMEOUT_SECONDS`)."""
+    return budget_s / (retries + 1)
+
+
 class ProcessorError(Exception):
     """A processor call failed; `kind` says how, the message never contains a secret."""
 

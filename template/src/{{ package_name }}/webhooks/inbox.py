@@ -24,13 +24,15 @@ from functools import cache
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import limits
 from ..db import CONNECT_TIMEOUT_S, SQLITE_BUSY_TIMEOUT_MS, describe
 from ..ids import utcnow
+from ..models import WebhookEvent
+from ..processors.base import Processor
 from ..processors.base import WebhookEvent as Delivery
 
 log = logging.getLogger(__name__)
@@ -162,6 +164,34 @@ def store(
     """Record one verified delivery: True if new, False for a duplicate."""
     with sessions.begin() as session:
         return insert(session.connection(), [row_for(delivery, body, live, handled)])[0]
+
+
+def conflicting(sessions: sessionmaker[Session], adapter: Processor, delivery: Delivery) -> bool:
+    """Whether a duplicate delivery carries another event than the one stored under its id
+    (another type, time or object; the envelope, such as Stripe's `pending_webhooks`, may
+    change between deliveries). If so it is counted on the stored row and logged; the first
+    one stays the one applied."""
+    key = (WebhookEvent.processor == delivery.processor) & (
+        WebhookEvent.event_id == delivery.event_id
+    )
+    with sessions.begin() as session:
+        payload = session.scalar(select(WebhookEvent.payload).where(key))
+        if payload is None:
+            return False
+        try:
+            stored: Delivery | None = adapter.event_from_payload(payload.encode())
+        except (ValueError, KeyError, TypeError):
+            stored = None
+        said = (delivery.type, delivery.created_at, delivery.data)
+        if stored is not None and (stored.type, stored.created_at, stored.data) == said:
+            return False
+        count = WebhookEvent.conflicting_deliveries
+        session.execute(update(WebhookEvent).where(key).values({count: count + 1}))
+    log.warning(
+        "webhook event id delivered again with another event: kept the first, not applied",
+        extra={"processor": delivery.processor, "event": delivery.event_id},
+    )
+    return True
 
 
 #: Errors about one row's values rather than the database: worth trying rows one by one.

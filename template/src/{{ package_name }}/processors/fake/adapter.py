@@ -160,7 +160,12 @@ class FakeProcessor(Adapter):
             found.status = "succeeded"
             found.payment_intent = found.payment_intent or f"fk_pi_{secrets.token_hex(12)}"
             fact = PaymentObserved(
-                ours, paid=True, processor_payment_id=found.payment_intent, livemode=False
+                ours,
+                paid=True,
+                processor_payment_id=found.payment_intent,
+                livemode=False,
+                amount=request.amount,
+                currency=request.currency,
             )
         elif outcome == "decline":
             fact = PaymentObserved(

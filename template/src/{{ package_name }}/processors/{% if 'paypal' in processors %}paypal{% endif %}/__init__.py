@@ -23,6 +23,7 @@ def build(settings: Settings, load: Callable[[], type[PayPalProcessor]]) -> Proc
         own.webhook_id or "",
         environment=own.environment,
         api_base=own.api_base,
+        budget_s=settings.processor_timeout_seconds,
     )
 
 

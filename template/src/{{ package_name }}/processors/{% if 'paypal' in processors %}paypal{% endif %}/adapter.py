@@ -55,6 +55,7 @@ from ..base import (
     RefundState,
     WebhookEvent,
     WebhookVerificationError,
+    attempt_timeout,
 )
 from . import events
 from .shapes import link, minor_units, order_capture, to_value
@@ -78,7 +79,6 @@ REFUND_STATES: dict[str, RefundState] = {
     "FAILED": "failed",
     "CANCELLED": "canceled",
 }
-REQUEST_TIMEOUT_S = 30
 
 
 def _issues(exc: ApiException) -> set[str]:
@@ -152,9 +152,11 @@ class PayPalProcessor(Adapter):
         environment: str = "sandbox",
         api_base: str | None = None,
         max_retries: int = 2,
+        budget_s: float = 20.0,
         cert_url_prefixes: tuple[str, ...] | None = None,
     ) -> None:
         self.webhook_id = webhook_id
+        self.timeout = attempt_timeout(budget_s, max_retries)
         self.environment = environment
         live = environment == "live"
         config = Configuration(
@@ -162,7 +164,7 @@ class PayPalProcessor(Adapter):
             client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
                 o_auth_client_id=client_id, o_auth_client_secret=client_secret
             ),
-            timeout=REQUEST_TIMEOUT_S,
+            timeout=self.timeout,
             max_retries=max_retries,
             # Every POST we send carries a PayPal-Request-Id: retrying it is safe.
             retry_methods=["GET", "POST", "PATCH"],
@@ -210,7 +212,7 @@ class PayPalProcessor(Adapter):
                 url,
                 json=body,
                 headers={**headers.values, "Accept": "application/json"},
-                timeout=REQUEST_TIMEOUT_S,
+                timeout=self.timeout,
             )
         if response.status_code >= 400 and response.status_code != 404:
             try:

@@ -88,8 +88,15 @@ def order_approved(event: WebhookEvent) -> list[Fact]:
 
 def capture_completed(event: WebhookEvent) -> list[Fact]:
     capture = event.data
+    amount = capture.get("amount") or {}
     return [
-        PaymentObserved(captured(capture), paid=True, processor_payment_id=text(capture.get("id")))
+        PaymentObserved(
+            captured(capture),
+            paid=True,
+            processor_payment_id=text(capture.get("id")),
+            amount=minor_units(amount) if amount else None,
+            currency=text(amount.get("currency_code")),
+        )
     ]
 
 

@@ -26,6 +26,7 @@ def build(settings: Settings, load: Callable[[], type[SquareProcessor]]) -> Proc
         f"{settings.public_base_url.rstrip('/')}/webhooks/square",
         environment=own.environment,
         api_base=own.api_base,
+        budget_s=settings.processor_timeout_seconds,
     )
 
 

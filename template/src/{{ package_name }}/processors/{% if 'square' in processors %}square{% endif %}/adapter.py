@@ -38,13 +38,15 @@ from ..base import (
     RefundState,
     WebhookEvent,
     WebhookVerificationError,
+    attempt_timeout,
 )
 from . import events
 from .errors import as_json, square_errors
 
 #: The Square API version this adapter is written and tested against (`Square-Version`).
 SQUARE_API_VERSION = "2026-09-16"
-REQUEST_TIMEOUT_S = 30.0
+#: The SDK's own retries of 408, 409, 429 and 5xx (its default): they share the time budget.
+SDK_RETRIES = 2
 REFUND_STATES: dict[str, RefundState] = {
     "COMPLETED": "succeeded",
     "REJECTED": "failed",
@@ -65,6 +67,7 @@ class SquareProcessor(Adapter):
         *,
         environment: str = "sandbox",
         api_base: str | None = None,
+        budget_s: float = 20.0,
     ) -> None:
         self.signature_key = signature_key
         self.location_id = location_id
@@ -75,7 +78,7 @@ class SquareProcessor(Adapter):
             environment=SquareEnvironment.PRODUCTION if self.live else SquareEnvironment.SANDBOX,
             # Development and tests only (refused in production): a local Square.
             base_url=api_base.rstrip("/") if api_base else None,
-            timeout=REQUEST_TIMEOUT_S,
+            timeout=attempt_timeout(budget_s, SDK_RETRIES),
             version=SQUARE_API_VERSION,
         )
 

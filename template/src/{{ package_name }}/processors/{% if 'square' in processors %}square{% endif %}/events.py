@@ -104,13 +104,17 @@ def payment_changed(event: WebhookEvent) -> list[Fact]:
                 unknown="ignore",
             )
         ]
+    money = square.get("amount_money") or {}
+    paid = status == "COMPLETED"
     return [
         PaymentObserved(
             ref,
-            paid=status == "COMPLETED",
+            paid=paid,
             processor_payment_id=text(square.get("id")),
             refunded=amount_of(square.get("refunded_money")),
             unknown="ignore",
+            amount=amount_of(money) if paid and money else None,
+            currency=text(money.get("currency")) if paid else None,
         )
     ]
 

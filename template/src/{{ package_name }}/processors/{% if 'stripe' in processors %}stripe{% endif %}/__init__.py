@@ -17,7 +17,12 @@ def build(settings: Settings, load: Callable[[], type[StripeProcessor]]) -> Proc
     own = StripeSettings.of(settings)
     if "stripe" not in settings.active_processors or own.secret_key is None:
         return None
-    return load()(own.secret_key.get_secret_value(), own.webhook_secrets, api_base=own.api_base)
+    return load()(
+        own.secret_key.get_secret_value(),
+        own.webhook_secrets,
+        api_base=own.api_base,
+        budget_s=settings.processor_timeout_seconds,
+    )
 
 
 KIND = ProcessorKind(name="stripe", build=build, package=__name__, settings=StripeSettings)

@@ -29,6 +29,7 @@ from ..base import (
     RefundState,
     WebhookEvent,
     WebhookVerificationError,
+    attempt_timeout,
 )
 from . import events
 from .catalog import sync_price
@@ -48,14 +49,15 @@ class StripeProcessor(Adapter):
         webhook_secrets: list[str],
         api_base: str | None = None,
         max_network_retries: int = 2,
-        timeout: tuple[float, float] = (5.0, 30.0),
+        budget_s: float = 20.0,
     ) -> None:
         self.webhook_secrets = webhook_secrets
+        attempt = attempt_timeout(budget_s, max_network_retries)
         self.client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base} if api_base else None,
             max_network_retries=max_network_retries,
-            http_client=stripe.RequestsClient(timeout=timeout),
+            http_client=stripe.RequestsClient(timeout=(min(5.0, attempt), attempt)),
         )
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:

@@ -118,11 +118,34 @@ def payment_ref(data: Mapping[str, Any]) -> PaymentRef:
     )
 
 
+#: Where each object says how much was paid: a session's total, an intent's received
+#: amount (0 until it is), a charge's captured amount.
+PAID_AMOUNT = {
+    "checkout.session": "amount_total",
+    "payment_intent": "amount_received",
+    "charge": "amount_captured",
+}
+
+
+def confirmed(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The amount and currency a paid object confirms (nothing for an unpaid one)."""
+    amount = data.get(PAID_AMOUNT.get(str(data.get("object")), ""))
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        return {}
+    return {"amount": amount, "currency": text(data.get("currency"))}
+
+
 def observed(event: WebhookEvent, **said: Any) -> list[Fact]:
-    """The payment an object names, its PaymentIntent and the mode, with what the event says."""
+    """The payment an object names, its PaymentIntent and the mode, with what the event says
+    (and, when it says the payment is paid, for how much)."""
     data = event.data
+    amounts = confirmed(data) if said.get("paid") else {}
     fact = PaymentObserved(
-        payment_ref(data), processor_payment_id=intent_of(data), livemode=event.livemode, **said
+        payment_ref(data),
+        processor_payment_id=intent_of(data),
+        livemode=event.livemode,
+        **said,
+        **amounts,
     )
     return [fact]
 
