@@ -11,6 +11,10 @@ ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 #: A processor's name ("stripe").
 PROCESSOR = 20
 EMAIL = 320
+#: The merchant's own id of a customer (their user id): the customer's identity.
+EXTERNAL_ID = 255
+#: A customer's name.
+NAME = 200
 DESCRIPTION = 500
 #: The merchant's reference of a payment; a processor's ids.
 REFERENCE = 255

@@ -39,7 +39,7 @@ SEPARATORS = (
     "\\s\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff\u2010-\u2015\u2212\ufe58\ufe63"
     "\uff0d\u30fb\uff65\u00b7\\-._/\\\\+"
 )
-_SEPARATOR = rf"[{SEPARATORS}]{{1,5}}"
+_SEPARATOR = "[" + SEPARATORS + "]{1,5}"
 # Digit groups joined by separators: every shape a card number can be written in.
 _DIGIT_RUN = re.compile(rf"(?<!{_DIGIT}){_DIGIT}+(?:{_SEPARATOR}{_DIGIT}+)*(?!{_DIGIT})")
 _GROUP_SPLIT = re.compile(_SEPARATOR)

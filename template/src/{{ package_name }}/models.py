@@ -112,8 +112,11 @@ class Customer(Timestamps, Base):
     id: Mapped[str] = mapped_column(
         String(limits.ID), primary_key=True, default=lambda: new_id("cus")
     )
-    email: Mapped[str] = mapped_column(String(limits.EMAIL), index=True)
-    name: Mapped[str | None] = mapped_column(String(200))
+    #: The merchant's own id for this customer (their user id): who the customer is. An
+    #: email is contact data, never identity (nothing finds a customer by it).
+    external_id: Mapped[str | None] = mapped_column(String(limits.EXTERNAL_ID), unique=True)
+    email: Mapped[str | None] = mapped_column(String(limits.EMAIL), index=True)
+    name: Mapped[str | None] = mapped_column(String(limits.NAME))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import Payment, Refund
+from ..models import Customer, Payment, Refund
 
 
 def payment_view(payment: Payment) -> dict[str, Any]:
@@ -31,4 +31,13 @@ def refund_view(refund: Refund) -> dict[str, Any]:
         "currency": refund.currency,
         "status": refund.status,
         "reason": refund.reason,
+    }
+
+
+def customer_view(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.id,
+        "external_id": customer.external_id,
+        "email": customer.email,
+        "name": customer.name,
     }
