@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -128,7 +129,7 @@ def test_a_browser_subscribes_through_the_fake_processor(chromium: str, service:
                 page.reload()
             expect(status).to_have_text("trialing")
             expect(page.locator("#access")).to_have_attribute("data-access", "true")
-            customer_id = page.url.rsplit("=", 1)[1]
+            customer_id = parse_qs(urlsplit(page.url).query)["customer_id"][0]
         finally:
             browser.close()
     access = httpx.get(

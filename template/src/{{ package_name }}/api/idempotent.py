@@ -22,13 +22,15 @@ UNSTORED = frozenset({404, 409})
 def idempotent(
     request: Request, keys: IdempotencyKeys, body: BaseModel | None, handler: Handler
 ) -> Response:
-    """Run `handler(key)` at most once per Idempotency-Key and request body."""
+    """Run `handler` at most once per Idempotency-Key and request body; it is given what to
+    derive its ids from (the key and the body), or None without a key."""
     key = request.headers.get("idempotency-key")
     if key is None:
         status, payload = handler(None)
         return JSONResponse(payload, status_code=status)
     scope = f"{request.method} {request.url.path}"
-    stored = keys.begin(scope, key, fingerprint(body.model_dump() if body else None))
+    request_fingerprint = fingerprint(body.model_dump() if body else None)
+    stored = keys.begin(scope, key, request_fingerprint)
     if stored is not None:
         return Response(
             stored.body,
@@ -37,7 +39,10 @@ def idempotent(
             headers={"Idempotent-Replayed": "true"},
         )
     try:
-        status, payload = handler(key)
+        # The ids an operation derives from its key name its request too: once the key is
+        # forgotten (24 hours on), another request under it makes objects of its own
+        # instead of resuming the old one's.
+        status, payload = handler(f"{key}\0{request_fingerprint}")
     except Exception as exc:
         error = as_api_error(exc)
         if error is None or error.status_code in UNSTORED or error.status_code >= 500:
