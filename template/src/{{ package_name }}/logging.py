@@ -149,6 +149,16 @@ def contains_card_number(text: str) -> bool:
     return any(_card_spans(_GROUP_SPLIT.split(m.group(0))) for m in _DIGIT_RUN.finditer(text))
 
 
+def card_numbers_in(text: str) -> list[str]:
+    """Every card number `contains_card_number` finds in `text`, as ASCII digits."""
+    found = []
+    for run in _DIGIT_RUN.finditer(text):
+        groups = _GROUP_SPLIT.split(run.group(0))
+        for first, last in _card_spans(groups):
+            found.append(ascii_digits("".join(groups[first : last + 1])))
+    return found
+
+
 def percent_decoded(text: str) -> str:
     """`text` with its percent-encoding undone, twice-encoded too (a URL in a URL)."""
     for _ in range(3):
