@@ -123,13 +123,16 @@ class FakeSquare:
     def event(
         self, event_type: str, name: str, obj: dict[str, Any], **extra: Any
     ) -> dict[str, Any]:
-        """A webhook event as Square sends it (also listed by the events search)."""
+        """A webhook event as Square sends it (also listed by the events search): the object
+        under `data.object.<name>`, or under `data.object.<key>` when `key` is given (the
+        schema puts a dispute under `object`, Square's own examples under `dispute`)."""
+        key = extra.pop("key", None) or name
         event = {
             "merchant_id": "MFAKE",
             "type": event_type,
             "event_id": extra.pop("event_id", None) or self.new_id("evt-"),
             "created_at": extra.pop("created_at", None) or square_time(),
-            "data": {"type": name, "id": obj.get("id"), "object": {name: obj}},
+            "data": {"type": name, "id": obj.get("id"), "object": {key: obj}},
         }
         self.events.append(event)
         return event

@@ -8,14 +8,26 @@ the next answers: "drop" (close the connection without answering), "500", "429",
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+
+#: Stripe's own example object of each resource (`spec/README.md`).
+FIXTURES: dict[str, dict[str, Any]] = json.loads(
+    (Path(__file__).parent / "spec" / "fixtures3.json").read_text(encoding="utf-8")
+)["resources"]
+
+
+def fixture(resource: str, **changes: Any) -> dict[str, Any]:
+    """Stripe's example `resource` object, with `changes` on top."""
+    return {**copy.deepcopy(FIXTURES[resource]), **changes}
 
 
 @dataclass

@@ -185,10 +185,14 @@ class PayPalProcessor(Adapter):
 
     # -- calls -----------------------------------------------------------------------------
 
-    def call(self, call: Callable[[dict[str, Any]], Any], **options: Any) -> dict[str, Any]:
-        """One SDK call; the answer as PayPal's JSON (the SDK's models are not needed)."""
+    def call(self, call: Callable[..., Any], *args: Any, **options: Any) -> dict[str, Any]:
+        """One SDK call; the answer as PayPal's JSON (the SDK's models are not needed).
+
+        Most SDK methods take one dict of options (`**options` here); a few take the
+        object's id alone (`deactivate_billing_plan(id)`): pass it as `*args`.
+        """
         with paypal_errors():
-            response = call(options)
+            response = call(*args) if args else call(options)
         text = response.text
         return json.loads(text) if text else {}
 

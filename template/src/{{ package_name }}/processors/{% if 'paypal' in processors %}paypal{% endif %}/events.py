@@ -34,10 +34,9 @@ DISPUTE_STATUSES: dict[str, DisputeStatus] = {
     "OPEN": "under_review",
     "WAITING_FOR_BUYER_RESPONSE": "under_review",
     "UNDER_REVIEW": "under_review",
-    "APPEALABLE": "under_review",
     "OTHER": "under_review",
 }
-LOST = frozenset({"RESOLVED_BUYER_FAVOUR", "RESOLVED_WITH_PAYOUT", "ACCEPTED", "REFUNDED"})
+LOST = frozenset({"RESOLVED_BUYER_FAVOUR", "RESOLVED_WITH_PAYOUT", "ACCEPTED"})
 WON = frozenset({"RESOLVED_SELLER_FAVOUR", "CANCELED_BY_BUYER", "DENIED"})
 
 

@@ -174,14 +174,12 @@ class SquareProcessor(Adapter):
     def recent_events(self, since: datetime) -> Iterator[bytes]:
         """Square's Events API (28 days), page by page."""
         start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        cursor: str | None = None
+        paging: dict[str, str] = {}  # the first page has no cursor: none is sent (not null)
         while True:
             with square_errors():
                 page = as_json(
                     self.client.events.search_events(
-                        cursor=cursor,
-                        limit=100,
-                        query={"filter": {"created_at": {"start_at": start}}},
+                        **paging, limit=100, query={"filter": {"created_at": {"start_at": start}}}
                     )
                 )
             for event in page.get("events") or []:
@@ -189,6 +187,7 @@ class SquareProcessor(Adapter):
             cursor = page.get("cursor")
             if not cursor:
                 return
+            paging = {"cursor": str(cursor)}
 
     # -- catalog -----------------------------------------------------------------------------
 

@@ -126,14 +126,15 @@ def refund_changed(event: WebhookEvent) -> list[Fact]:
 
 
 def dispute(event: WebhookEvent) -> list[Fact]:
-    """The dispute sits under `object.dispute` in Square's examples."""
-    square = event.data.get("dispute") or {}
+    """The dispute sits under `object.object` in Square's schema (and the squareup model),
+    under `object.dispute` in its examples: either is read."""
+    square = event.data.get("object") or event.data.get("dispute") or {}
     money = square.get("amount_money") or {}
     paid = (square.get("disputed_payment") or {}).get("payment_id")
     return [
         DisputeObserved(
             PaymentRef(processor_payment_id=text(paid)),
-            dispute_id=str(square.get("dispute_id") or square["id"]),
+            dispute_id=str(square.get("id") or square["dispute_id"]),  # `dispute_id`: deprecated
             status=DISPUTE_STATES.get(str(square.get("state"))),
             amount=amount_of(money),
             currency=str(money.get("currency", "")).lower() or None,

@@ -158,7 +158,8 @@ class StripeProcessor(Adapter):
         params: dict[str, Any] = {"created": {"gte": int(since.timestamp())}, "limit": 100}
         with stripe_errors():
             for event in self.client.v1.events.list(params).auto_paging_iter():  # type: ignore[arg-type]
-                yield json.dumps(event.to_dict()).encode()
+                # for_json: `*_decimal` fields (Decimal in the SDK) as the strings Stripe sent.
+                yield json.dumps(event.to_dict(for_json=True)).encode()
 
     def sync_product(self, item: CatalogItem) -> CatalogRef | None:
         """A one-time product's price (plans: the subscription side's)."""

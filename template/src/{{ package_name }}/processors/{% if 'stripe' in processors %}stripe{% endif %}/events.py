@@ -38,6 +38,8 @@ DISPUTE_STATUSES: dict[str, DisputeStatus] = {
     "needs_response": "needs_response",
     "warning_under_review": "under_review",
     "under_review": "under_review",
+    "appeal_needs_response": "needs_response",
+    "appeal_under_review": "under_review",
     "won": "won",
     "lost": "lost",
     "warning_closed": "closed",
