@@ -30,6 +30,37 @@ def fixture(resource: str, **changes: Any) -> dict[str, Any]:
     return {**copy.deepcopy(FIXTURES[resource]), **changes}
 
 
+def unknown_fields(value: Any, where: str = "") -> list[str]:
+    """The fields of the Stripe objects in `value` that Stripe's example of their resource
+    does not have (metadata is the merchant's: any key), as `resource.path.field`."""
+    if isinstance(value, list):
+        return [f for index, item in enumerate(value) for f in unknown_fields(item, where)]
+    if not isinstance(value, dict) or not isinstance(value.get("object"), str):
+        return []
+    kind = value["object"]
+    if kind == "list":
+        return unknown_fields(value.get("data"), where)
+    if kind not in FIXTURES:
+        return [f"{where}{kind}: Stripe has no example of this resource"]
+    return _unknown_in(value, FIXTURES[kind], kind)
+
+
+def _unknown_in(value: dict[str, Any], example: dict[str, Any], where: str) -> list[str]:
+    found = []
+    for key, field in value.items():
+        if key not in example:
+            found.append(f"{where}.{key}")
+        elif key == "metadata":
+            continue
+        elif isinstance(field, dict) and isinstance(field.get("object"), str):
+            found += unknown_fields(field, f"{where}.{key}: ")
+        elif isinstance(field, dict) and isinstance(example[key], dict):
+            found += _unknown_in(field, example[key], f"{where}.{key}")
+        elif isinstance(field, list):
+            found += unknown_fields(field, f"{where}.{key}: ")
+    return found
+
+
 @dataclass
 class Recorded:
     method: str
@@ -44,6 +75,9 @@ class FakeStripe:
         self.plan: list[str] = []
         self.delay = 0.0
         self.sessions: dict[str, dict[str, Any]] = {}
+        #: What a subscription session was asked for (price, quantity, trial days, metadata):
+        #: Stripe keeps it in the session's line items and `subscription_data`.
+        self.session_terms: dict[str, dict[str, Any]] = {}
         self.products: dict[str, dict[str, Any]] = {}
         self.prices: dict[str, dict[str, Any]] = {}
         #: What GET /v1/events lists (newest first, as Stripe does).
@@ -54,6 +88,8 @@ class FakeStripe:
         self.refund_status = "succeeded"
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.by_key: dict[str, tuple[int, dict[str, Any]]] = {}
+        #: Fields the fake answered with that Stripe's objects do not have (`unknown_fields`).
+        self.invented: list[str] = []
         self.lock = threading.Lock()
         fake = self
 
@@ -111,11 +147,11 @@ class FakeStripe:
 
     def subscribe(self, session_id: str, status: str | None = None) -> dict[str, Any]:
         """The buyer completed a subscription checkout: Stripe creates the subscription."""
-        session = self.sessions[session_id]
-        trial_days = int(session["_trial_days"])
+        session, terms = self.sessions[session_id], self.session_terms[session_id]
+        trial_days = int(terms["trial_days"])
         now = int(time.time())
         end = now + (trial_days or 30) * 86400
-        price = self.prices.get(session["_price"]) or {"id": session["_price"]}
+        price = self.prices.get(terms["price"]) or {"id": terms["price"]}
         subscription: dict[str, Any] = {
             "id": f"sub_{secrets.token_hex(8)}",
             "object": "subscription",
@@ -128,7 +164,7 @@ class FakeStripe:
                         "id": f"si_{secrets.token_hex(8)}",
                         "object": "subscription_item",
                         "price": price,
-                        "quantity": int(session["_quantity"]),
+                        "quantity": int(terms["quantity"]),
                         "current_period_start": now,
                         "current_period_end": end,
                     }
@@ -140,7 +176,7 @@ class FakeStripe:
             "canceled_at": None,
             "ended_at": None,
             "livemode": False,
-            "metadata": dict(session["_subscription_metadata"]),
+            "metadata": dict(terms["metadata"]),
         }
         session.update(status="complete", payment_status="paid", subscription=subscription["id"])
         self.subscriptions[subscription["id"]] = subscription
@@ -164,6 +200,10 @@ class FakeStripe:
                 status, body = self.answer(step, method, path, form)
                 if key and method == "POST" and status < 500:
                     self.by_key[key] = (status, body)
+        if status < 400:
+            invented = unknown_fields(body)
+            with self.lock:
+                self.invented += invented
         payload = json.dumps(body).encode()
         handler.send_response(status)
         handler.send_header("content-type", "application/json")
@@ -196,6 +236,7 @@ class FakeStripe:
             session = {
                 "id": session_id,
                 "object": "checkout.session",
+                "mode": "payment",
                 "url": None if embedded else f"https://checkout.stripe.test/c/pay/{session_id}",
                 "status": "open",
                 "payment_status": "unpaid",
@@ -275,7 +316,14 @@ class FakeStripe:
                 "object": "refund",
                 "status": self.refund_status,
                 "amount": int(form["amount"]),
-                "currency": "usd",
+                "currency": next(
+                    (
+                        str(paid["currency"])
+                        for paid in self.sessions.values()
+                        if paid.get("payment_intent") == form["payment_intent"]
+                    ),
+                    "usd",  # a payment made outside this fake (the dashboard's)
+                ),
                 "charge": f"ch_{secrets.token_hex(12)}",
                 "created": int(time.time()),
                 "payment_intent": form["payment_intent"],
@@ -303,10 +351,12 @@ class FakeStripe:
             "client_reference_id": form.get("client_reference_id"),
             "subscription": None,
             "livemode": False,
-            "_price": form["line_items[0][price]"],
-            "_quantity": form["line_items[0][quantity]"],
-            "_trial_days": form.get("subscription_data[trial_period_days]", "0"),
-            "_subscription_metadata": {
+        }
+        self.session_terms[session_id] = {
+            "price": form["line_items[0][price]"],
+            "quantity": form["line_items[0][quantity]"],
+            "trial_days": form.get("subscription_data[trial_period_days]", "0"),
+            "metadata": {
                 k[len(metadata) : -1]: v for k, v in form.items() if k.startswith(metadata)
             },
         }
