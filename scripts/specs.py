@@ -45,6 +45,7 @@ NAME_MAPS = {
 PAYPAL = [
     "pp_checkout_orders_v2.json",
     "pp_payments_payment_v2.json",
+    "pp_payments_payment_v1.json",
     "pp_billing_subscriptions_v1.json",
     "pp_catalogs_products_v1.json",
     "pp_customer_disputes_v1.json",
@@ -76,6 +77,8 @@ SQUARE_EVENTS = [
     "DisputeStateUpdatedEvent",
     "SubscriptionCreatedEvent",
     "SubscriptionUpdatedEvent",
+    "InvoicePaymentMadeEvent",
+    "InvoiceScheduledChargeFailedEvent",
 ]
 STRIPE_RESOURCES = [
     "billing_portal.session",

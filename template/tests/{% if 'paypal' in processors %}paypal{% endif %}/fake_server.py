@@ -14,12 +14,14 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
 import threading
 import time
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,9 +31,69 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509.oid import NameOID
 
+from tests.openapi_contract import Spec
+
+#: PayPal's published OpenAPI files (`spec/README.md`): what the fake takes and answers.
+SPEC_FILES = sorted((Path(__file__).parent / "spec").glob("*.json"))
+SPEC = Spec(SPEC_FILES)
+SPEC_TEXT = "\n".join(path.read_text(encoding="utf-8") for path in SPEC_FILES)
+#: The schema of each event type's `resource` (PayPal's webhook events reference), by prefix.
+EVENT_RESOURCES = {
+    "CHECKOUT.ORDER.": ("pp_checkout_orders_v2.json", "order"),
+    "PAYMENT.CAPTURE.REFUNDED": ("pp_payments_payment_v2.json", "refund"),
+    "PAYMENT.CAPTURE.REVERSED": ("pp_payments_payment_v2.json", "refund"),
+    "PAYMENT.CAPTURE.": ("pp_payments_payment_v2.json", "capture-2"),
+    "PAYMENT.SALE.": ("pp_payments_payment_v1.json", "sale"),
+    "CUSTOMER.DISPUTE.": ("pp_customer_disputes_v1.json", "dispute"),
+    "BILLING.SUBSCRIPTION.": ("pp_billing_subscriptions_v1.json", "subscription"),
+}
+#: Not in the OpenAPI files: OAuth (the SDK's own) and the signing certificates.
+UNSPECIFIED = ("/v1/oauth2/token", "/v1/notifications/certs/")
+
+
+#: PayPal's message of each error status (its specs' `error_<status>`; 429 from its docs:
+#: the specs leave rate limiting out).
+MESSAGES = {
+    401: "Authentication failed due to missing authorization header, or invalid "
+    "authentication credentials.",
+    404: "The specified resource does not exist.",
+    422: "The requested action could not be performed, semantically incorrect, or failed "
+    "business validation.",
+    429: "Too many requests. Blocked due to rate limiting.",
+    500: "An internal server error occurred.",
+}
+
+
+def issue_description(issue: str, about: str = "") -> str:
+    """PayPal's description of an error issue (the first that holds `about`), as its specs
+    list it."""
+    found = [
+        match.group(1)
+        for match in re.finditer(
+            r'"description": \{\s*"enum": \[\s*"([^"]+)"\s*\],\s*"type": "string"\s*\},\s*'
+            r'"issue": \{\s*"enum": \[\s*"' + re.escape(issue) + '"',
+            SPEC_TEXT,
+        )
+        if about in match.group(1)
+    ]
+    assert found, f"PayPal's specs list no issue {issue} about {about!r}"
+    return found[0]
+
+
+def event_problems(event: dict[str, Any]) -> list[str]:
+    """What PayPal's schemas say against a webhook event: its envelope and its resource."""
+    found = SPEC.object_problems("pp_notifications_webhooks_v1.json", "event", event)
+    kind = str(event.get("event_type"))
+    prefix = next((p for p in EVENT_RESOURCES if kind.startswith(p)), None)
+    if prefix is None:
+        return [*found, f"{kind}: no schema known for this event's resource"]
+    file, name = EVENT_RESOURCES[prefix]
+    return found + SPEC.object_problems(file, name, event.get("resource"))
+
+
 CLIENT_ID = "paypal-test-client"
 CLIENT_SECRET = "paypal-test-secret-" + "s" * 16
-WEBHOOK_ID = "WH-TEST-0001"
+WEBHOOK_ID = "1WHTEST0001FAKE"  # PayPal's webhook ids are letters and digits
 TOKEN = "A21AAFakeAccessToken"
 
 
@@ -87,6 +149,8 @@ class FakePayPal:
         self.orders: dict[str, dict[str, Any]] = {}
         self.captures: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
+        #: The capture of each refund (PayPal shows it as the refund's `up` link).
+        self.refunded_capture: dict[str, str] = {}
         self.products: dict[str, dict[str, Any]] = {}
         self.plans: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
@@ -100,6 +164,8 @@ class FakePayPal:
         self.by_request_id: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
+        #: What PayPal's specs say against the traffic and the events (`tests/openapi_contract`).
+        self.violations: list[str] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -157,6 +223,7 @@ class FakePayPal:
             "resource": resource,
             **extra,
         }
+        self.violations += event_problems(event)
         self.events.append(event)
         return event
 
@@ -220,7 +287,26 @@ class FakePayPal:
                 status, answer = self.answer(method, path, query, body, request, scripted)
                 if key and status < 500:
                     self.by_request_id[key] = (status, answer)
+        if not path.startswith(UNSPECIFIED):
+            # (Rate limiting is in PayPal's docs, not in its OpenAPI files: a 429's body is not
+            # checked.)
+            self.check(method, path, query, body, status, answer if status != 429 else None)
         self.send(request, status, answer)
+
+    def check(
+        self, method: str, path: str, query: dict[str, str], body: Any, status: int, answer: Any
+    ) -> None:
+        """Hold the request and the answer to PayPal's published specs."""
+        try:
+            found = SPEC.request_problems(method, path, query, body or None)
+            if answer is not None:
+                found += SPEC.response_problems(
+                    method, path, status, answer if status != 204 else None
+                )
+        except AssertionError as unknown:
+            found = [str(unknown)]
+        with self.lock:
+            self.violations += found
 
     def send_pem(self, request: BaseHTTPRequestHandler, name: str) -> None:
         pem = self.certs.get(name)
@@ -239,9 +325,17 @@ class FakePayPal:
         request.wfile.write(payload)
 
     @staticmethod
-    def error(status: int, name: str, issue: str | None = None) -> tuple[int, dict[str, Any]]:
-        details = [{"issue": issue, "description": issue}] if issue else []
-        return status, {"name": name, "message": name, "debug_id": "fake", "details": details}
+    def error(
+        status: int, name: str, issue: str | None = None, about: str = ""
+    ) -> tuple[int, dict[str, Any]]:
+        """An error as PayPal words it: the message of its status, and the issue's own
+        description (both as PayPal's specs list them; `about`: a word of the description
+        where an issue has several, one per operation)."""
+        answer: dict[str, Any] = {"name": name, "message": MESSAGES[status], "debug_id": "fake"}
+        if issue:
+            description = issue_description(issue, about)
+            answer["details"] = [{"issue": issue, "description": description}]
+        return status, answer
 
     def answer(
         self,
@@ -278,8 +372,8 @@ class FakePayPal:
         if path == "/v1/notifications/verify-webhook-signature":
             return 200, {"verification_status": self.verify(body)}
         if path == "/v1/notifications/webhooks-events":
-            if query.get("page") == "2":
-                return 200, {"events": [], "links": []}
+            if self.events_next and request.path == self.events_next.removeprefix(self.url):
+                return 200, {"events": [], "links": []}  # the next page, the last
             links = [{"href": self.events_next, "rel": "next"}] if self.events_next else []
             return 200, {"events": list(reversed(self.events)), "links": links}
         if segments[:3] == ["v1", "catalogs", "products"]:
@@ -297,7 +391,8 @@ class FakePayPal:
             "intent": body["intent"],
             "status": "PAYER_ACTION_REQUIRED",
             "purchase_units": body["purchase_units"],
-            "payment_source": body.get("payment_source", {}),
+            # PayPal answers with the payer's source, not the request's experience context.
+            "payment_source": {"paypal": {}} if "paypal" in body.get("payment_source", {}) else {},
             "create_time": paypal_time(),
             "links": [
                 {"href": f"{self.url}/v2/checkout/orders/{order_id}", "rel": "self"},
@@ -324,11 +419,15 @@ class FakePayPal:
             "amount": unit["amount"],
             "custom_id": unit.get("custom_id"),
             "final_capture": True,
-            "supplementary_data": {"related_ids": {"order_id": order["id"]}},
             "create_time": paypal_time(),
             "update_time": paypal_time(),
         }
-        self.captures[capture["id"]] = capture
+        # The capture as Payments v2 and its events show it name its order; the order's own
+        # copy does not (Orders v2's capture has no supplementary_data).
+        self.captures[capture["id"]] = {
+            **capture,
+            "supplementary_data": {"related_ids": {"order_id": order["id"]}},
+        }
         order["status"] = "COMPLETED"
         unit["payments"] = {"captures": [capture]}
         return 201, order
@@ -342,7 +441,9 @@ class FakePayPal:
         amount = body.get("amount") or capture["amount"]
         cents = cents_of(amount)
         refunded = sum(
-            cents_of(r["amount"]) for r in self.refunds.values() if r["capture_id"] == capture_id
+            cents_of(self.refunds[r]["amount"])
+            for r, captured in self.refunded_capture.items()
+            if captured == capture_id
         )
         if refunded + cents > total:
             return self.error(422, "UNPROCESSABLE_ENTITY", "REFUND_AMOUNT_EXCEEDED")
@@ -351,7 +452,6 @@ class FakePayPal:
             "status": "COMPLETED",
             "amount": amount,
             "invoice_id": body.get("invoice_id"),
-            "capture_id": capture_id,
             "seller_payable_breakdown": {
                 "total_refunded_amount": money(refunded + cents, currency)
             },
@@ -361,6 +461,7 @@ class FakePayPal:
             "create_time": paypal_time(),
         }
         self.refunds[refund["id"]] = refund
+        self.refunded_capture[refund["id"]] = capture_id
         return 201, refund
 
     def verify(self, body: dict[str, Any]) -> str:
@@ -398,7 +499,11 @@ class FakePayPal:
     ) -> tuple[int, dict[str, Any]]:
         if method == "GET" and len(segments) == 3:
             plans = [p for p in self.plans.values() if p["product_id"] == query.get("product_id")]
-            return 200, {"plans": plans, "links": []}
+            listed = f"{self.url}/v1/billing/plans?product_id={query.get('product_id')}"
+            return 200, {
+                "plans": plans,
+                "links": [{"href": listed, "rel": "self", "method": "GET"}],
+            }
         if method == "POST" and len(segments) == 3:
             plan = {"id": self.new_id("P-"), **body, "create_time": paypal_time()}
             self.plans[plan["id"]] = plan
@@ -444,7 +549,9 @@ class FakePayPal:
                 "cancel": ("ACTIVE", "SUSPENDED"),
             }
             if existing["status"] not in allowed.get(action, ()):
-                return self.error(422, "UNPROCESSABLE_ENTITY", "SUBSCRIPTION_STATUS_INVALID")
+                return self.error(
+                    422, "UNPROCESSABLE_ENTITY", "SUBSCRIPTION_STATUS_INVALID", f"{action} action"
+                )
             existing["status"] = {
                 "suspend": "SUSPENDED",
                 "activate": "ACTIVE",
@@ -462,8 +569,9 @@ class FakePayPal:
             subscription.update(
                 status="ACTIVE",
                 start_time=paypal_time(now),
-                subscriber={"payer_id": "PAYER1", "email_address": "buyer@example.com"},
+                subscriber={"payer_id": "FAKEPAYER2345", "email_address": "buyer@example.com"},
                 billing_info={
+                    "outstanding_balance": money(0),
                     "last_payment": {"time": paypal_time(now), "amount": money(900)},
                     "next_billing_time": paypal_time(now + timedelta(days=period_days)),
                     "failed_payments_count": 0,
