@@ -9,15 +9,21 @@ the next answers: "drop" (close the connection without answering), "500", "429",
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import secrets
 import threading
 import time
+import typing
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+
+from stripe import StripeObject
+from stripe._object_classes import OBJECT_CLASSES
+from stripe._stripe_object import UntypedStripeObject
 
 #: Stripe's own example object of each resource (`spec/README.md`).
 FIXTURES: dict[str, dict[str, Any]] = json.loads(
@@ -30,34 +36,67 @@ def fixture(resource: str, **changes: Any) -> dict[str, Any]:
     return {**copy.deepcopy(FIXTURES[resource]), **changes}
 
 
+def stripe_class(kind: str) -> type[StripeObject] | None:
+    """The SDK's class of a Stripe resource (`object`), typed for the SDK's API version."""
+    found = OBJECT_CLASSES.get(kind)
+    if found is None:
+        return None
+    module, name = found
+    resource: type[StripeObject] = getattr(importlib.import_module(module), name)
+    return resource
+
+
 def unknown_fields(value: Any, where: str = "") -> list[str]:
-    """The fields of the Stripe objects in `value` that Stripe's example of their resource
-    does not have (metadata is the merchant's: any key), as `resource.path.field`."""
+    """The fields of the Stripe objects in `value` that the SDK's types of their resource
+    (Stripe's API, the version the SDK pins) do not have, as `resource.path.field`."""
     if isinstance(value, list):
-        return [f for index, item in enumerate(value) for f in unknown_fields(item, where)]
+        return [f for item in value for f in unknown_fields(item, where)]
     if not isinstance(value, dict) or not isinstance(value.get("object"), str):
         return []
     kind = value["object"]
     if kind == "list":
         return unknown_fields(value.get("data"), where)
-    if kind not in FIXTURES:
-        return [f"{where}{kind}: Stripe has no example of this resource"]
-    return _unknown_in(value, FIXTURES[kind], kind)
+    resource = stripe_class(kind)
+    if resource is None:
+        return [f"{where}{kind}: Stripe has no such resource"]
+    return _unknown_in(value, resource, f"{where}{kind}")
 
 
-def _unknown_in(value: dict[str, Any], example: dict[str, Any], where: str) -> list[str]:
+def _fields(cls: type) -> dict[str, Any]:
+    """The typed fields of an SDK class (its bases' too)."""
+    found: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        found.update(getattr(klass, "__annotations__", {}))
+    return found
+
+
+def _nested(hint: Any) -> type[StripeObject] | None:
+    """The SDK class a field's type names (through Optional, List, Union), or None for a
+    free-form hash (metadata) or a plain value."""
+    if typing.get_origin(hint) is UntypedStripeObject or hint is UntypedStripeObject:
+        return None
+    if isinstance(hint, type) and issubclass(hint, StripeObject):
+        return hint
+    for arg in typing.get_args(hint):
+        found = _nested(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _unknown_in(value: dict[str, Any], cls: type[StripeObject], where: str) -> list[str]:
+    fields = _fields(cls)
     found = []
     for key, field in value.items():
-        if key not in example:
+        if key not in fields:
             found.append(f"{where}.{key}")
-        elif key == "metadata":
             continue
-        elif isinstance(field, dict) and isinstance(field.get("object"), str):
-            found += unknown_fields(field, f"{where}.{key}: ")
-        elif isinstance(field, dict) and isinstance(example[key], dict):
-            found += _unknown_in(field, example[key], f"{where}.{key}")
-        elif isinstance(field, list):
-            found += unknown_fields(field, f"{where}.{key}: ")
+        items = field if isinstance(field, list) else [field]
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("object"), str):
+                found += unknown_fields(item, f"{where}.{key}: ")
+            elif isinstance(item, dict) and (nested := _nested(fields[key])) is not None:
+                found += _unknown_in(item, nested, f"{where}.{key}")
     return found
 
 
