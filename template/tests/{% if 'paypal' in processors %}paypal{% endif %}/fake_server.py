@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509.oid import NameOID
 
+from tests.conftest import ADAPTER_CALLS, CALLS_RECEIVED
 from tests.openapi_contract import Spec
 
 #: PayPal's published OpenAPI files (`spec/README.md`): what the fake takes and answers.
@@ -46,6 +47,25 @@ EVENT_RESOURCES = {
     "PAYMENT.SALE.": ("pp_payments_payment_v1.json", "sale"),
     "CUSTOMER.DISPUTE.": ("pp_customer_disputes_v1.json", "dispute"),
     "BILLING.SUBSCRIPTION.": ("pp_billing_subscriptions_v1.json", "subscription"),
+}
+#: The calls PayPal's adapter makes, by operationId (`tests/conftest.py` checks each is made).
+ADAPTER_CALLS["paypal"] = {
+    "orders.create": "payments",
+    "orders.get": "payments",
+    "orders.capture": "payments",
+    "captures.refund": "payments",
+    "verify-webhook-signature.post": "payments",
+    "webhooks-events.list": "payments",
+    "products.get": "subscriptions",
+    "products.create": "subscriptions",
+    "plans.list": "subscriptions",
+    "plans.create": "subscriptions",
+    "plans.deactivate": "subscriptions",
+    "subscriptions.create": "subscriptions",
+    "subscriptions.get": "subscriptions",
+    "subscriptions.suspend": "subscriptions",
+    "subscriptions.activate": "subscriptions",
+    "subscriptions.cancel": "subscriptions",
 }
 #: Not in the OpenAPI files: OAuth (the SDK's own) and the signing certificates.
 UNSPECIFIED = ("/v1/oauth2/token", "/v1/notifications/certs/")
@@ -298,6 +318,8 @@ class FakePayPal:
     ) -> None:
         """Hold the request and the answer to PayPal's published specs."""
         try:
+            _, operation = SPEC.operation(method, path)
+            CALLS_RECEIVED.add(("paypal", str(operation.get("operationId"))))
             found = SPEC.request_problems(method, path, query, body or None)
             if answer is not None:
                 found += SPEC.response_problems(

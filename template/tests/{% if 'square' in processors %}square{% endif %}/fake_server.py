@@ -24,10 +24,29 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.conftest import ADAPTER_CALLS, CALLS_RECEIVED
 from tests.openapi_contract import Spec
 
 #: Square's published specification, cut down to what the adapter uses (`spec/README.md`).
 SPEC = Spec([Path(__file__).parent / "spec" / "api.json"])
+
+
+#: The calls Square's adapter makes, by operationId (`tests/conftest.py` checks each is made).
+ADAPTER_CALLS["square"] = {
+    "CreatePaymentLink": "payments",
+    "RetrieveOrder": "payments",
+    "GetPayment": "payments",
+    "RefundPayment": "payments",
+    "SearchEvents": "payments",
+    "CreateCustomer": "subscriptions",
+    "SearchCatalogObjects": "subscriptions",
+    "UpsertCatalogObject": "subscriptions",
+    "CreateSubscription": "subscriptions",
+    "RetrieveSubscription": "subscriptions",
+    "CancelSubscription": "subscriptions",
+    "SwapPlan": "subscriptions",
+    "DeleteSubscriptionAction": "subscriptions",
+}
 
 
 def event_problems(event: dict[str, Any]) -> list[str]:
@@ -218,6 +237,8 @@ class FakeSquare:
                         self.by_key[(parts.path, key)] = (status, answer)
         try:
             # Square answers an error with the operation's own response object (its `errors`).
+            _, operation = SPEC.operation(method, parts.path)
+            CALLS_RECEIVED.add(("square", str(operation.get("operationId"))))
             found = SPEC.request_problems(method, parts.path, query, body or None)
             found += SPEC.response_problems(
                 method, parts.path, 200 if status >= 400 else status, answer

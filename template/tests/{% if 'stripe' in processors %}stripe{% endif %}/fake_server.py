@@ -11,7 +11,9 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import re
 import secrets
+import string
 import threading
 import time
 import typing
@@ -24,6 +26,43 @@ from urllib.parse import parse_qs
 from stripe import StripeObject
 from stripe._object_classes import OBJECT_CLASSES
 from stripe._stripe_object import UntypedStripeObject
+
+from tests.conftest import ADAPTER_CALLS, CALLS_RECEIVED
+
+#: The calls Stripe's adapter makes, as `METHOD /path` (`tests/conftest.py` checks each is
+#: made).
+ADAPTER_CALLS["stripe"] = {
+    "POST /v1/checkout/sessions": "payments",
+    "GET /v1/checkout/sessions/{id}": "payments",
+    "POST /v1/refunds": "payments",
+    "GET /v1/events": "payments",
+    "GET /v1/prices": "payments",
+    "POST /v1/prices": "payments",
+    "POST /v1/prices/{id}": "payments",
+    "GET /v1/products/{id}": "payments",
+    "POST /v1/products": "payments",
+    "POST /v1/customers": "subscriptions",
+    "POST /v1/billing_portal/sessions": "subscriptions",
+    "GET /v1/subscriptions/{id}": "subscriptions",
+    "POST /v1/subscriptions/{id}": "subscriptions",
+    "DELETE /v1/subscriptions/{id}": "subscriptions",
+}
+
+
+def stripe_token(length: int) -> str:
+    """Random letters and digits, as Stripe's ids are made of (a hex id now and then holds
+    a run of 13 digits, which the card-data guard refuses in a URL as a card number)."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(length))
+
+
+def operation_of(method: str, path: str) -> str:
+    """The call a request is, as `ADAPTER_CALLS` names it."""
+    for call in ADAPTER_CALLS["stripe"]:
+        verb, template = call.split(" ")
+        if verb == method and re.fullmatch(template.replace("{id}", "[^/]+"), path):
+            return call
+    return f"{method} {path}"
+
 
 #: Stripe's own example object of each resource (`spec/README.md`).
 FIXTURES: dict[str, dict[str, Any]] = json.loads(
@@ -180,7 +219,7 @@ class FakeStripe:
         """The buyer paid: the session completes and gets a PaymentIntent."""
         session = self.sessions[session_id]
         session.update(
-            status="complete", payment_status="paid", payment_intent=f"pi_{secrets.token_hex(8)}"
+            status="complete", payment_status="paid", payment_intent=f"pi_{stripe_token(16)}"
         )
         return str(session["payment_intent"])
 
@@ -192,7 +231,7 @@ class FakeStripe:
         end = now + (trial_days or 30) * 86400
         price = self.prices.get(terms["price"]) or {"id": terms["price"]}
         subscription: dict[str, Any] = {
-            "id": f"sub_{secrets.token_hex(8)}",
+            "id": f"sub_{stripe_token(16)}",
             "object": "subscription",
             "status": status or ("trialing" if trial_days else "active"),
             "customer": session["customer"],
@@ -200,7 +239,7 @@ class FakeStripe:
                 "object": "list",
                 "data": [
                     {
-                        "id": f"si_{secrets.token_hex(8)}",
+                        "id": f"si_{stripe_token(16)}",
                         "object": "subscription_item",
                         "price": price,
                         "quantity": int(terms["quantity"]),
@@ -226,6 +265,7 @@ class FakeStripe:
         path = handler.path.split("?")[0]
         with self.lock:
             self.requests.append(Recorded(method, path, form, key))
+            CALLS_RECEIVED.add(("stripe", operation_of(method, path)))
             step = self.plan.pop(0) if self.plan else "ok"
         time.sleep(self.delay)
         if step == "drop":
@@ -247,7 +287,7 @@ class FakeStripe:
         handler.send_response(status)
         handler.send_header("content-type", "application/json")
         handler.send_header("content-length", str(len(payload)))
-        handler.send_header("request-id", f"req_{secrets.token_hex(6)}")
+        handler.send_header("request-id", f"req_{stripe_token(12)}")
         handler.end_headers()
         handler.wfile.write(payload)
 
@@ -268,7 +308,7 @@ class FakeStripe:
                 }
             }
         if method == "POST" and path == "/v1/checkout/sessions":
-            session_id = f"cs_test_{secrets.token_hex(12)}"
+            session_id = f"cs_test_{stripe_token(24)}"
             if form.get("mode") == "subscription":
                 return 200, self.subscription_session(session_id, form)
             embedded = form.get("ui_mode") == "embedded_page"
@@ -281,9 +321,7 @@ class FakeStripe:
                 "payment_status": "unpaid",
                 **self.session_total(form),
                 "client_reference_id": form.get("client_reference_id"),
-                "client_secret": f"{session_id}_secret_{secrets.token_hex(8)}"
-                if embedded
-                else None,
+                "client_secret": f"{session_id}_secret_{stripe_token(16)}" if embedded else None,
                 "payment_intent": None,
                 "livemode": False,
                 "metadata": {
@@ -329,7 +367,7 @@ class FakeStripe:
                     if other["lookup_key"] == form["lookup_key"]:
                         other["lookup_key"] = None
             price: dict[str, Any] = {
-                "id": f"price_{secrets.token_hex(8)}",
+                "id": f"price_{stripe_token(16)}",
                 "object": "price",
                 "product": form["product"],
                 "unit_amount": int(form["unit_amount"]),
@@ -351,7 +389,7 @@ class FakeStripe:
             return 200, updated
         if method == "POST" and path == "/v1/refunds":
             refund = {
-                "id": f"re_{secrets.token_hex(12)}",
+                "id": f"re_{stripe_token(24)}",
                 "object": "refund",
                 "status": self.refund_status,
                 "amount": int(form["amount"]),
@@ -363,7 +401,7 @@ class FakeStripe:
                     ),
                     "usd",  # a payment made outside this fake (the dashboard's)
                 ),
-                "charge": f"ch_{secrets.token_hex(12)}",
+                "charge": f"ch_{stripe_token(24)}",
                 "created": int(time.time()),
                 "payment_intent": form["payment_intent"],
                 "reason": form.get("reason"),
@@ -405,7 +443,7 @@ class FakeStripe:
     def billing(self, method: str, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """Customers, subscriptions and the billing portal."""
         if method == "POST" and path == "/v1/customers":
-            customer_id = f"cus_{secrets.token_hex(8)}"
+            customer_id = f"cus_{stripe_token(16)}"
             customer = {"id": customer_id, "object": "customer", "email": form.get("email")}
             self.customers[customer_id] = customer
             return 200, customer
@@ -413,7 +451,7 @@ class FakeStripe:
             if form.get("customer") not in self.customers:
                 error = {"type": "invalid_request_error", "message": "No such customer"}
                 return 404, {"error": error}
-            session_id = f"bps_{secrets.token_hex(8)}"
+            session_id = f"bps_{stripe_token(16)}"
             return 200, {
                 "id": session_id,
                 "object": "billing_portal.session",

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import time
@@ -28,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import limits
-from ..ids import new_id, utcnow
+from ..ids import new_id, stable_id, utcnow
 from ..models import IdempotencyKey
 from .errors import Conflict, Unprocessable
 
@@ -44,10 +43,7 @@ def fingerprint(body: Any) -> str:
 
 def derived_id(prefix: str, scope: str, key: str | None) -> str:
     """Our id for the object a request creates: stable per idempotency key, else random."""
-    if key is None:
-        return new_id(prefix)
-    digest = hashlib.sha256(f"{scope}\0{key}".encode()).digest()[:15]
-    return f"{prefix}_{base64.b32encode(digest).decode('ascii').lower()}"
+    return new_id(prefix) if key is None else stable_id(prefix, f"{scope}\0{key}")
 
 
 @dataclass(frozen=True)

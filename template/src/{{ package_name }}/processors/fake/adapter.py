@@ -8,7 +8,6 @@ processors. Its state lives in memory: it is a stand-in, not a ledger.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 from collections.abc import Iterator, Mapping
@@ -17,6 +16,7 @@ from datetime import datetime
 from typing import ClassVar, Literal, Protocol
 
 from ...domain.facts import Fact, PaymentObserved, PaymentRef
+from ...ids import new_id, stable_id
 from ..base import (
     Adapter,
     CatalogItem,
@@ -89,7 +89,7 @@ class FakeProcessor(Adapter):
         with self.lock:
             ref = self.by_purchase.get(purchase_id)
             if ref is None:
-                ref = f"fk_cs_{secrets.token_hex(12)}"
+                ref = new_id("fk_cs")
                 self.sessions[ref] = FakeSession(ref, request)
                 self.by_purchase[purchase_id] = ref
         return Checkout(processor_ref=ref, url=f"{self.base}/fake-checkout/{ref}")
@@ -113,8 +113,8 @@ class FakeProcessor(Adapter):
         return self.retrieve_payment(processor_ref)
 
     def refund(self, request: RefundRequest) -> RefundResult:
-        digest = hashlib.sha256(request.refund_id.encode()).hexdigest()[:24]
-        return RefundResult(processor_refund_id=f"fk_re_{digest}", status="succeeded")
+        refund_id = stable_id("fk_re", request.refund_id)
+        return RefundResult(processor_refund_id=refund_id, status="succeeded")
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         events.verify(self.secret, body, headers)
@@ -158,7 +158,7 @@ class FakeProcessor(Adapter):
         ours = PaymentRef(payment_id=request.payment_id, processor_ref=ref)
         if outcome == "succeed":
             found.status = "succeeded"
-            found.payment_intent = found.payment_intent or f"fk_pi_{secrets.token_hex(12)}"
+            found.payment_intent = found.payment_intent or new_id("fk_pi")
             fact = PaymentObserved(
                 ours,
                 paid=True,

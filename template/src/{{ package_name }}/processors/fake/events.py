@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import secrets
 import time
 import types
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from ...domain.facts import DisputeObserved, Fact, PaymentObserved, RefundObserved
+from ...ids import new_id
 from ..base import Reader, WebhookEvent, WebhookVerificationError
 
 SIGNATURE_HEADER = "fake-signature"
@@ -88,7 +88,7 @@ def signed(secret: str, event_type: str, fact: Fact) -> tuple[bytes, dict[str, s
     created = int(time.time())
     body = json.dumps(
         {
-            "id": f"fk_evt_{secrets.token_hex(12)}",
+            "id": new_id("fk_evt"),
             "object": "event",
             "type": event_type,
             "created": created,
