@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import stripe
 
@@ -34,6 +34,12 @@ from ..base import (
 from . import events
 from .catalog import sync_price
 from .errors import stripe_errors
+
+if TYPE_CHECKING:
+    # The SDK's types of each call's parameters (for its pinned API version): mypy holds
+    # every request this adapter builds to them.
+    from stripe.params import EventListParams, RefundCreateParams
+    from stripe.params.checkout import SessionCreateParams
 
 #: Stripe accepts only these refund reasons; others go to metadata.
 REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
@@ -62,7 +68,7 @@ class StripeProcessor(Adapter):
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
         metadata = {**request.metadata, "payment_id": request.payment_id}
-        params: dict[str, Any] = {
+        params: SessionCreateParams = {
             "mode": "payment",
             "client_reference_id": request.payment_id,
             "metadata": metadata,
@@ -91,7 +97,7 @@ class StripeProcessor(Adapter):
             params["customer_email"] = request.customer_email
         with stripe_errors():
             session = self.client.v1.checkout.sessions.create(
-                params,  # type: ignore[arg-type]
+                params,
                 options={"idempotency_key": f"{request.payment_id}:checkout"},
             )
         return Checkout(
@@ -124,18 +130,19 @@ class StripeProcessor(Adapter):
         return self.retrieve_payment(processor_ref)
 
     def refund(self, request: RefundRequest) -> RefundResult:
-        params: dict[str, Any] = {
+        metadata = {"refund_id": request.refund_id}
+        params: RefundCreateParams = {
             "payment_intent": request.processor_payment_id,
             "amount": request.amount,
-            "metadata": {"refund_id": request.refund_id},
+            "metadata": metadata,
         }
         if request.reason in REFUND_REASONS:
             params["reason"] = request.reason
         elif request.reason:
-            params["metadata"]["reason"] = request.reason[:500]
+            metadata["reason"] = request.reason[:500]
         with stripe_errors():
             refund = self.client.v1.refunds.create(
-                params,  # type: ignore[arg-type]
+                params,
                 options={"idempotency_key": f"{request.refund_id}:refund"},
             )
         status: RefundState = "pending"
@@ -155,9 +162,9 @@ class StripeProcessor(Adapter):
 
     def recent_events(self, since: datetime) -> Iterator[bytes]:
         """Stripe's events list (it keeps 30 days), oldest pages last, as JSON payloads."""
-        params: dict[str, Any] = {"created": {"gte": int(since.timestamp())}, "limit": 100}
+        params: EventListParams = {"created": {"gte": int(since.timestamp())}, "limit": 100}
         with stripe_errors():
-            for event in self.client.v1.events.list(params).auto_paging_iter():  # type: ignore[arg-type]
+            for event in self.client.v1.events.list(params).auto_paging_iter():
                 # for_json: `*_decimal` fields (Decimal in the SDK) as the strings Stripe sent.
                 yield json.dumps(event.to_dict(for_json=True)).encode()
 

@@ -7,12 +7,15 @@ from the key.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import stripe
 
 from ..base import CatalogItem, CatalogRef
 from .errors import stripe_errors
+
+if TYPE_CHECKING:
+    from stripe.params import PriceCreateParams
 
 
 def same_terms(price: stripe.Price, item: CatalogItem) -> bool:
@@ -47,7 +50,7 @@ def sync_price(client: stripe.StripeClient, item: CatalogItem) -> CatalogRef:
                 options={"idempotency_key": f"catalog:{product_id}:create"},
             )
         previous = current.id if current else "none"
-        params: dict[str, Any] = {
+        params: PriceCreateParams = {
             "product": product_id,
             "unit_amount": item.amount,
             "currency": item.currency,
@@ -60,7 +63,7 @@ def sync_price(client: stripe.StripeClient, item: CatalogItem) -> CatalogRef:
             params["recurring"] = {"interval": item.interval, "interval_count": item.interval_count}
             terms += f":{item.interval_count}{item.interval}"
         price = client.v1.prices.create(
-            params,  # type: ignore[arg-type]
+            params,
             options={"idempotency_key": f"catalog:{item.key}:{terms}:{previous}"},
         )
         if current is not None:
