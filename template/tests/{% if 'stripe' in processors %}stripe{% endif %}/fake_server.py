@@ -230,32 +230,49 @@ class FakeStripe:
         now = int(time.time())
         end = now + (trial_days or 30) * 86400
         price = self.prices.get(terms["price"]) or {"id": terms["price"]}
-        subscription: dict[str, Any] = {
-            "id": f"sub_{stripe_token(16)}",
-            "object": "subscription",
-            "status": status or ("trialing" if trial_days else "active"),
-            "customer": session["customer"],
-            "items": {
-                "object": "list",
-                "data": [
-                    {
-                        "id": f"si_{stripe_token(16)}",
-                        "object": "subscription_item",
-                        "price": price,
-                        "quantity": int(terms["quantity"]),
-                        "current_period_start": now,
-                        "current_period_end": end,
-                    }
-                ],
-            },
-            "trial_end": end if trial_days else None,
-            "cancel_at_period_end": False,
-            "cancel_at": None,
-            "canceled_at": None,
-            "ended_at": None,
-            "livemode": False,
-            "metadata": dict(terms["metadata"]),
+        subscription_id = f"sub_{stripe_token(16)}"
+        item = fixture(
+            "subscription_item",
+            id=f"si_{stripe_token(16)}",
+            subscription=subscription_id,
+            created=now,
+            price=price,
+            quantity=int(terms["quantity"]),
+            current_period_start=now,
+            current_period_end=end,
+            metadata={},
+            discounts=[],
+            tax_rates=[],
+            billing_thresholds=None,
+        )
+        item.pop("plan")  # the legacy twin of `price`
+        items = {
+            "object": "list",
+            "data": [item],
+            "has_more": False,
+            "url": "/v1/subscription_items",
         }
+        subscription = fixture(
+            "subscription",
+            id=subscription_id,
+            status=status or ("trialing" if trial_days else "active"),
+            customer=session["customer"],
+            items=items,
+            created=now,
+            start_date=now,
+            billing_cycle_anchor=end,
+            trial_start=now if trial_days else None,
+            trial_end=end if trial_days else None,
+            cancel_at_period_end=False,
+            cancel_at=None,
+            canceled_at=None,
+            ended_at=None,
+            next_pending_invoice_item_invoice=None,
+            pause_collection=None,
+            pending_update=None,
+            livemode=False,
+            metadata=dict(terms["metadata"]),
+        )
         session.update(status="complete", payment_status="paid", subscription=subscription["id"])
         self.subscriptions[subscription["id"]] = subscription
         return subscription
@@ -312,24 +329,17 @@ class FakeStripe:
             if form.get("mode") == "subscription":
                 return 200, self.subscription_session(session_id, form)
             embedded = form.get("ui_mode") == "embedded_page"
-            session = {
-                "id": session_id,
-                "object": "checkout.session",
-                "mode": "payment",
-                "url": None if embedded else f"https://checkout.stripe.test/c/pay/{session_id}",
-                "status": "open",
-                "payment_status": "unpaid",
+            session = self.new_session(
+                session_id,
+                form,
+                mode="payment",
+                url=None if embedded else f"https://checkout.stripe.test/c/pay/{session_id}",
+                ui_mode=form.get("ui_mode", "hosted_page"),
                 **self.session_total(form),
-                "client_reference_id": form.get("client_reference_id"),
-                "client_secret": f"{session_id}_secret_{stripe_token(16)}" if embedded else None,
-                "payment_intent": None,
-                "livemode": False,
-                "metadata": {
-                    k[len("metadata[") : -1]: v
-                    for k, v in form.items()
-                    if k.startswith("metadata[")
-                },
-            }
+                client_secret=f"{session_id}_secret_{stripe_token(16)}" if embedded else None,
+                customer=None,
+                subscription=None,
+            )
             self.sessions[session_id] = session
             return 200, session
         if method == "GET" and path.startswith("/v1/checkout/sessions/"):
@@ -358,7 +368,19 @@ class FakeStripe:
                 return 404, {"error": {**error, "message": "No such product"}}
             return 200, product
         if method == "POST" and path == "/v1/products":
-            product = {"id": form["id"], "object": "product", "name": form["name"]}
+            product = fixture(
+                "product",
+                id=form["id"],
+                name=form["name"],
+                description=form.get("description") or None,
+                created=int(time.time()),
+                updated=int(time.time()),
+                default_price=None,
+                images=[],
+                marketing_features=[],
+                metadata={},
+                package_dimensions=None,
+            )
             self.products[form["id"]] = product
             return 200, product
         if method == "POST" and path == "/v1/prices":
@@ -366,21 +388,35 @@ class FakeStripe:
                 for other in self.prices.values():
                     if other["lookup_key"] == form["lookup_key"]:
                         other["lookup_key"] = None
-            price: dict[str, Any] = {
-                "id": f"price_{stripe_token(16)}",
-                "object": "price",
-                "product": form["product"],
-                "unit_amount": int(form["unit_amount"]),
-                "currency": form["currency"],
-                "lookup_key": form["lookup_key"],
-                "active": True,
-                "recurring": {
+            recurring = (
+                {
+                    **FIXTURES["price"]["recurring"],
                     "interval": form["recurring[interval]"],
                     "interval_count": int(form["recurring[interval_count]"]),
                 }
                 if "recurring[interval]" in form
-                else None,
-            }
+                else None
+            )
+            price = fixture(
+                "price",
+                id=f"price_{stripe_token(16)}",
+                product=form["product"],
+                unit_amount=int(form["unit_amount"]),
+                unit_amount_decimal=form["unit_amount"],
+                currency=form["currency"],
+                lookup_key=form["lookup_key"],
+                active=True,
+                created=int(time.time()),
+                recurring=recurring,
+                type="recurring" if recurring else "one_time",
+                custom_unit_amount=None,
+                transform_quantity=None,
+                metadata={
+                    k[len("metadata[") : -1]: v
+                    for k, v in form.items()
+                    if k.startswith("metadata[")
+                },
+            )
             self.prices[str(price["id"])] = price
             return 200, price
         if method == "POST" and path.startswith("/v1/prices/"):
@@ -388,12 +424,12 @@ class FakeStripe:
             updated["active"] = form.get("active", "true") == "true"
             return 200, updated
         if method == "POST" and path == "/v1/refunds":
-            refund = {
-                "id": f"re_{stripe_token(24)}",
-                "object": "refund",
-                "status": self.refund_status,
-                "amount": int(form["amount"]),
-                "currency": next(
+            refund = fixture(
+                "refund",
+                id=f"re_{stripe_token(24)}",
+                status=self.refund_status,
+                amount=int(form["amount"]),
+                currency=next(
                     (
                         str(paid["currency"])
                         for paid in self.sessions.values()
@@ -401,34 +437,56 @@ class FakeStripe:
                     ),
                     "usd",  # a payment made outside this fake (the dashboard's)
                 ),
-                "charge": f"ch_{stripe_token(24)}",
-                "created": int(time.time()),
-                "payment_intent": form["payment_intent"],
-                "reason": form.get("reason"),
-                "metadata": {
+                charge=f"ch_{stripe_token(24)}",
+                created=int(time.time()),
+                payment_intent=form["payment_intent"],
+                reason=form.get("reason"),
+                metadata={
                     key[len("metadata[") : -1]: value
                     for key, value in form.items()
                     if key.startswith("metadata[")
                 },
-            }
+            )
             self.refunds[str(refund["id"])] = refund
             return 200, refund
         return self.billing(method, path, form)
 
+    @staticmethod
+    def new_session(session_id: str, form: dict[str, str], **changes: Any) -> dict[str, Any]:
+        """A Checkout Session as Stripe makes it: its example, with what was asked."""
+        return fixture(
+            "checkout.session",
+            id=session_id,
+            status="open",
+            payment_status="unpaid",
+            created=int(time.time()),
+            expires_at=int(time.time()) + 86400,
+            client_reference_id=form.get("client_reference_id"),
+            customer_email=form.get("customer_email"),
+            success_url=form.get("success_url"),
+            cancel_url=form.get("cancel_url"),
+            payment_intent=None,
+            livemode=False,
+            metadata={
+                k[len("metadata[") : -1]: v for k, v in form.items() if k.startswith("metadata[")
+            },
+            **changes,
+        )
+
     def subscription_session(self, session_id: str, form: dict[str, str]) -> dict[str, Any]:
         metadata = "subscription_data[metadata]["
-        session: dict[str, Any] = {
-            "id": session_id,
-            "object": "checkout.session",
-            "mode": "subscription",
-            "url": f"https://checkout.stripe.test/c/pay/{session_id}",
-            "status": "open",
-            "payment_status": "unpaid",
-            "customer": form["customer"],
-            "client_reference_id": form.get("client_reference_id"),
-            "subscription": None,
-            "livemode": False,
-        }
+        session = self.new_session(
+            session_id,
+            form,
+            mode="subscription",
+            url=f"https://checkout.stripe.test/c/pay/{session_id}",
+            ui_mode="hosted_page",
+            amount_total=None,
+            currency=None,
+            client_secret=None,
+            customer=form["customer"],
+            subscription=None,
+        )
         self.session_terms[session_id] = {
             "price": form["line_items[0][price]"],
             "quantity": form["line_items[0][quantity]"],
@@ -444,7 +502,16 @@ class FakeStripe:
         """Customers, subscriptions and the billing portal."""
         if method == "POST" and path == "/v1/customers":
             customer_id = f"cus_{stripe_token(16)}"
-            customer = {"id": customer_id, "object": "customer", "email": form.get("email")}
+            customer = fixture(
+                "customer",
+                id=customer_id,
+                email=form.get("email"),
+                created=int(time.time()),
+                address=None,
+                discount=None,
+                shipping=None,
+                metadata={},
+            )
             self.customers[customer_id] = customer
             return 200, customer
         if method == "POST" and path == "/v1/billing_portal/sessions":
@@ -452,12 +519,16 @@ class FakeStripe:
                 error = {"type": "invalid_request_error", "message": "No such customer"}
                 return 404, {"error": error}
             session_id = f"bps_{stripe_token(16)}"
-            return 200, {
-                "id": session_id,
-                "object": "billing_portal.session",
-                "url": f"https://billing.stripe.test/p/session/{session_id}",
-                "return_url": form.get("return_url"),
-            }
+            return 200, fixture(
+                "billing_portal.session",
+                id=session_id,
+                customer=form["customer"],
+                url=f"https://billing.stripe.test/p/session/{session_id}",
+                return_url=form.get("return_url"),
+                created=int(time.time()),
+                livemode=False,
+                flow=None,
+            )
         if path.startswith("/v1/subscriptions/"):
             subscription = self.subscriptions.get(path.rsplit("/", 1)[1])
             if subscription is None:
