@@ -12,12 +12,13 @@ the adapter's allow-list to this server). `plan` scripts the next answers: "500"
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import json
-import re
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,9 +36,7 @@ from tests.conftest import ADAPTER_CALLS, CALLS_RECEIVED
 from tests.openapi_contract import Spec
 
 #: PayPal's published OpenAPI files (`spec/README.md`): what the fake takes and answers.
-SPEC_FILES = sorted((Path(__file__).parent / "spec").glob("*.json"))
-SPEC = Spec(SPEC_FILES)
-SPEC_TEXT = "\n".join(path.read_text(encoding="utf-8") for path in SPEC_FILES)
+SPEC = Spec(sorted((Path(__file__).parent / "spec").glob("*.json")))
 #: The schema of each event type's `resource` (PayPal's webhook events reference), by prefix.
 EVENT_RESOURCES = {
     "CHECKOUT.ORDER.": ("pp_checkout_orders_v2.json", "order"),
@@ -84,17 +83,31 @@ MESSAGES = {
 }
 
 
+def issue_descriptions(node: Any) -> Iterator[tuple[str, str]]:
+    """(issue, description) of every error detail PayPal's specs list: a schema whose
+    `issue` and `description` are each one fixed value."""
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            issue = (properties.get("issue") or {}).get("enum") or []
+            text = (properties.get("description") or {}).get("enum") or []
+            if len(issue) == 1 and len(text) == 1:
+                yield issue[0], text[0]
+        for value in node.values():
+            yield from issue_descriptions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from issue_descriptions(value)
+
+
+@functools.cache
 def issue_description(issue: str, about: str = "") -> str:
     """PayPal's description of an error issue (the first that holds `about`), as its specs
     list it."""
     found = [
-        match.group(1)
-        for match in re.finditer(
-            r'"description": \{\s*"enum": \[\s*"([^"]+)"\s*\],\s*"type": "string"\s*\},\s*'
-            r'"issue": \{\s*"enum": \[\s*"' + re.escape(issue) + '"',
-            SPEC_TEXT,
-        )
-        if about in match.group(1)
+        text
+        for listed, text in issue_descriptions(list(SPEC.documents.values()))
+        if listed == issue and about in text
     ]
     assert found, f"PayPal's specs list no issue {issue} about {about!r}"
     return found[0]

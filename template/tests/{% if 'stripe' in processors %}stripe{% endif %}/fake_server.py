@@ -9,6 +9,7 @@ the next answers: "drop" (close the connection without answering), "500", "429",
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import json
 import re
@@ -75,6 +76,7 @@ def fixture(resource: str, **changes: Any) -> dict[str, Any]:
     return {**copy.deepcopy(FIXTURES[resource]), **changes}
 
 
+@functools.cache
 def stripe_class(kind: str) -> type[StripeObject] | None:
     """The SDK's class of a Stripe resource (`object`), typed for the SDK's API version."""
     found = OBJECT_CLASSES.get(kind)
