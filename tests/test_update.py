@@ -309,3 +309,34 @@ def test_a_schema_release_beside_the_projects_own_revision(tmp_path: Path) -> No
     check(run("alembic", "check"), "alembic check")
     suite = run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_migrations.py")
     check(suite, "the project's migration tests")
+
+
+MY_HOOKS = '''"""My shop's hooks."""
+
+from acme_payments.outbound import Event
+
+
+def payment_succeeded(event: Event) -> None:
+    print("ship", event.data["reference"])
+'''
+
+
+def test_the_merchants_hooks_file_is_never_overwritten(tmp_path: Path) -> None:
+    """hooks.py is the merchant's: a release that changes the shipped one leaves theirs."""
+    template = tagged_template(tmp_path / "copier-payments")
+    project = generate(template, tmp_path / "acme-payments", current_version())
+    hooks = project / "hooks.py"
+    assert "def payment_succeeded(event: Event) -> None:" in hooks.read_text()
+    hooks.write_text(MY_HOOKS)
+    commit_all(project, "my hooks")
+
+    shipped = template / "template" / "hooks.py.jinja"
+    shipped.write_text(shipped.read_text() + "\n\ndef payment_captured(event: Event) -> None:\n")
+    major, minor, patch = current_version().removeprefix("v").split(".")
+    tag = f"v{major}.{minor}.{int(patch) + 1}"
+    commit_release(template, tag)
+    update(project)
+
+    assert answers(project)["_commit"] == tag
+    assert hooks.read_text() == MY_HOOKS
+    assert conflict_leftovers(project) == []

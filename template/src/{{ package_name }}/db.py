@@ -5,6 +5,7 @@ The engine is chosen by DATABASE_URL alone; the same code and migrations run on 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -65,8 +66,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     )
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, grace_days: int = 7) -> sessionmaker[Session]:
+    """Sessions whose changes write the merchant-facing events (`domain/events.py`);
+    `grace_days`: SUBSCRIPTION_GRACE_DAYS, for the entitlements those events carry."""
+    from .domain import events
+
+    sessions = sessionmaker(
+        engine, expire_on_commit=False, info={events.GRACE: timedelta(days=grace_days)}
+    )
+    events.install(sessions)
+    return sessions
 
 
 def unavailable(exc: BaseException) -> bool:

@@ -64,6 +64,7 @@ SUBSCRIPTION_STATUSES = (
 INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
 WEBHOOK_STATUSES = ("pending", "processing", "processed", "failed", "dead", "ignored")
 IDEMPOTENCY_STATUSES = ("in_progress", "completed")
+DELIVERY_STATUSES = ("pending", "delivered", "dead")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -402,3 +403,56 @@ class IdempotencyKey(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class MerchantEvent(Base):
+    """The outbox: one merchant-facing event per state change, written in the transaction
+    that made the change (`domain/events.py`), delivered by `outbound/`."""
+
+    __tablename__ = "merchant_events"
+    __table_args__ = (Index("ix_merchant_events_object", "object_type", "object_id"),)
+
+    id: Mapped[str] = mapped_column(
+        String(limits.ID), primary_key=True, default=lambda: new_id("evt")
+    )
+    #: The order in which the events became visible (assigned after commit, by
+    #: `outbound.publish`): `GET /api/events?after=` pages by it, never missing one that
+    #: committed late. None until published.
+    position: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    type: Mapped[str] = mapped_column(String(60))
+    #: payment | refund | dispute | subscription | invoice | entitlements
+    object_type: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[str] = mapped_column(String(limits.ID))
+    #: The object as `GET /api/...` shows it, as JSON.
+    data: Mapped[str] = mapped_column(Text)
+    #: The processor event that caused it (None: an API call).
+    processor_event_id: Mapped[str | None] = mapped_column(String(limits.EVENT_ID))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MerchantDelivery(Base):
+    """One event for one destination (a `MERCHANT_WEBHOOK_URL`, or "hooks": the merchant's
+    `hooks.py`), with its attempts: delivered, retried with backoff, or dead."""
+
+    __tablename__ = "merchant_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint"),
+        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        Index("ix_merchant_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_merchant_deliveries_order", "endpoint", "object_key", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("merchant_events.id", ondelete="CASCADE"))
+    endpoint: Mapped[str] = mapped_column(String(2048))
+    #: The event's position and object ("payment:pay_..."): one object's events reach an
+    #: endpoint in order.
+    position: Mapped[int] = mapped_column(BigInteger)
+    object_key: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: When it may be tried next; while an attempt is in flight, when its lease ends.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from ..models import Customer, Payment, Refund
+from ..models import Customer, Dispute, Invoice, Payment, Refund
 
 
 def payment_view(payment: Payment) -> dict[str, Any]:
@@ -31,6 +32,42 @@ def refund_view(refund: Refund) -> dict[str, Any]:
         "currency": refund.currency,
         "status": refund.status,
         "reason": refund.reason,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def dispute_view(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "id": dispute.id,
+        "payment_id": dispute.payment_id,
+        "amount": dispute.amount,
+        "currency": dispute.currency,
+        "status": dispute.status,
+        "reason": dispute.reason,
+        "evidence_due_by": _iso(dispute.evidence_due_by),
+        "processor": dispute.processor,
+        "processor_dispute_id": dispute.processor_dispute_id,
+    }
+
+
+def invoice_view(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "id": invoice.id,
+        "customer_id": invoice.customer_id,
+        "subscription_id": invoice.subscription_id,
+        "status": invoice.status,
+        "number": invoice.number,
+        "amount_due": invoice.amount_due,
+        "amount_paid": invoice.amount_paid,
+        "currency": invoice.currency,
+        "attempt_count": invoice.attempt_count,
+        "hosted_invoice_url": invoice.hosted_invoice_url,
+        "period_start": _iso(invoice.period_start),
+        "period_end": _iso(invoice.period_end),
+        "processor": invoice.processor,
     }
 
 

@@ -20,6 +20,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..domain import events
 from ..domain.apply import apply
 from ..domain.errors import DomainError
 from ..domain.facts import Fact, PaymentFact
@@ -42,9 +43,14 @@ BATCH = 100
 Read = tuple[Delivery, list[Fact]] | Exception | None
 
 
-def next_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
+def next_delay(
+    attempts: int,
+    rng: random.Random | None = None,
+    base_s: float = BASE_DELAY_S,
+    max_s: float = MAX_DELAY_S,
+) -> timedelta:
     """Exponential backoff with "equal jitter": half fixed, half random."""
-    ceiling = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** max(0, attempts - 1))
+    ceiling = min(max_s, base_s * 2 ** max(0, attempts - 1))
     jitter = (rng or random).random()
     return timedelta(seconds=ceiling / 2 + jitter * ceiling / 2)
 
@@ -142,6 +148,7 @@ class Worker:
         except Exception as exc:
             if not isolate:
                 raise _Isolate from exc
+            events.forget(session)  # the savepoint's changes are gone: read rows afresh
             error = exc.message if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
             row.last_error = error[:2000]
             if row.attempts >= self.max_attempts:
