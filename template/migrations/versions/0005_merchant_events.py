@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.String(length=40), nullable=False),
         sa.Column("endpoint", sa.String(length=2048), nullable=False),
         sa.Column("position", sa.BigInteger(), nullable=False),
-        sa.Column("object_key", sa.String(length=80), nullable=False),
+        sa.Column("lane", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
@@ -70,10 +70,7 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
-        "ix_merchant_deliveries_order",
-        "merchant_deliveries",
-        ["endpoint", "object_key", "position"],
-        unique=False,
+        "ix_merchant_deliveries_lane", "merchant_deliveries", ["lane", "position"], unique=False
     )
 
 

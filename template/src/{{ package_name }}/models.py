@@ -439,16 +439,16 @@ class MerchantDelivery(Base):
         UniqueConstraint("event_id", "endpoint"),
         CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
         Index("ix_merchant_deliveries_due", "status", "next_attempt_at"),
-        Index("ix_merchant_deliveries_order", "endpoint", "object_key", "position"),
+        Index("ix_merchant_deliveries_lane", "lane", "position"),
     )
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("merchant_events.id", ondelete="CASCADE"))
     endpoint: Mapped[str] = mapped_column(String(2048))
-    #: The event's position and object ("payment:pay_..."): one object's events reach an
-    #: endpoint in order.
+    #: The event's position, and its lane: one object's events for one destination (a
+    #: digest of both), which reach it in order.
     position: Mapped[int] = mapped_column(BigInteger)
-    object_key: Mapped[str] = mapped_column(String(80))
+    lane: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     #: When it may be tried next; while an attempt is in flight, when its lease ends.

@@ -27,3 +27,5 @@ def test_the_benchmark_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "webhook/baseline throughput ratio" in result.stdout
     assert "worker drain: 60 events" in result.stdout
+    assert "merchant events delivered: 60 in" in result.stdout
+    assert "webhook to merchant: 60/60 arrived" in result.stdout

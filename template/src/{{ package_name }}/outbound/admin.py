@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..ids import utcnow
 from ..models import MerchantDelivery, MerchantEvent
 from .envelope import Event
+from .publish import lane
 
 #: The most one page of GET /api/events holds.
 PAGE_MAX = 500
@@ -32,6 +33,20 @@ def page(session: Session, after: str | None, limit: int) -> list[Event]:
         query = query.where(MerchantEvent.position > position)
     rows = session.scalars(query.order_by(MerchantEvent.position).limit(limit))
     return [Event.of(row) for row in rows]
+
+
+def told(sessions: sessionmaker[Session], object_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The types of the events written about each object, oldest first."""
+    found: dict[str, list[str]] = {i: [] for i in object_ids}
+    with sessions() as session:
+        rows = session.execute(
+            select(MerchantEvent.object_id, MerchantEvent.type)
+            .where(MerchantEvent.object_id.in_(list(object_ids)))
+            .order_by(MerchantEvent.created_at)
+        )
+        for object_id, type_ in rows:
+            found[object_id].append(type_)
+    return found
 
 
 def one(session: Session, event_id: str) -> Event | None:
@@ -116,7 +131,7 @@ def replay(
                         event_id=row.id,
                         endpoint=destination,
                         position=row.position,
-                        object_key=f"{row.object_type}:{row.object_id}",
+                        lane=lane(destination, row),
                     )
                     session.add(delivery)
                 delivery.status = "pending"
@@ -125,13 +140,3 @@ def replay(
                 delivery.delivered_at = None
                 count += 1
     return count
-
-
-def counts(sessions: sessionmaker[Session]) -> dict[str, int]:
-    """Deliveries by status."""
-    with sessions() as session:
-        return dict(
-            session.execute(
-                select(MerchantDelivery.status, func.count()).group_by(MerchantDelivery.status)
-            ).tuples()
-        )

@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Protocol
 
 import httpx
-from sqlalchemy import exists, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from standardwebhooks import Webhook
 
@@ -133,12 +133,13 @@ class Outbound:
         if not self.destinations:
             return []
         now = utcnow()
-        earlier = aliased(MerchantDelivery)
-        waits = exists().where(
-            earlier.endpoint == MerchantDelivery.endpoint,
-            earlier.object_key == MerchantDelivery.object_key,
-            earlier.status == "pending",
-            earlier.position < MerchantDelivery.position,
+        # The head of each lane: the first pending delivery of one object to one destination
+        # (a subquery per candidate, through the lane's index, whatever the statistics say).
+        lane = aliased(MerchantDelivery)
+        head = (
+            select(func.min(lane.position))
+            .where(lane.lane == MerchantDelivery.lane, lane.status == "pending")
+            .scalar_subquery()
         )
         with self.sessions.begin() as session:
             rows = session.execute(
@@ -148,7 +149,7 @@ class Outbound:
                     MerchantDelivery.status == "pending",
                     MerchantDelivery.next_attempt_at <= now,
                     MerchantDelivery.endpoint.in_(list(self.destinations)),
-                    ~waits,
+                    MerchantDelivery.position == head,
                 )
                 .order_by(MerchantDelivery.position)
                 .limit(limit)
@@ -204,12 +205,17 @@ class Outbound:
             tried += done
         return tried
 
-    def run(self, stop: threading.Event, idle_s: float = 1.0) -> None:
-        """Drain, then wait for more, until `stop` is set."""
+    def run(
+        self, stop: threading.Event, idle_s: float = 1.0, wake: threading.Event | None = None
+    ) -> None:
+        """Drain, then wait for more (`idle_s`, or until `wake` is set: the webhook worker
+        applied events), until `stop` is set."""
+        wake = wake or threading.Event()
         while not stop.is_set():
             try:
                 if self.drain(stop) == 0:
-                    stop.wait(idle_s)
+                    wake.wait(idle_s)
+                    wake.clear()
             except Exception:
                 log.exception("merchant events: database error, retrying")
                 stop.wait(5 * idle_s)

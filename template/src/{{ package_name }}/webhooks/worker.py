@@ -176,12 +176,18 @@ class Worker:
             taken += done
         return taken
 
-    def run(self, stop: threading.Event, idle_s: float = 1.0) -> None:
-        """Drain, then wait for more, until `stop` is set (the current event is finished)."""
+    def run(
+        self, stop: threading.Event, idle_s: float = 1.0, applied: threading.Event | None = None
+    ) -> None:
+        """Drain, then wait for more, until `stop` is set (the current event is finished);
+        `applied` is set whenever events were applied (it wakes the merchant events'
+        deliverer)."""
         while not stop.is_set():
             try:
                 if self.drain(stop) == 0:
                     stop.wait(idle_s)
+                elif applied is not None:
+                    applied.set()
             except Exception:
                 log.exception("webhook worker: database error, retrying")
                 stop.wait(5 * idle_s)
