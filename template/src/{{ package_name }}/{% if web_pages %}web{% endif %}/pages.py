@@ -21,12 +21,36 @@ from ..domain.errors import NotFound
 from ..domain.payments import NewCheckout, Payments, Started
 from ..errors import ApiError
 from ..ids import new_id
+from ..outbound.admin import told
 from ..processors.base import CheckoutMode, ProcessorError
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 FINAL_STATUSES = {"succeeded", "failed", "canceled", "refunded", "partially_refunded", "disputed"}
+#: What the customer reads of each merchant event about their payment or subscription.
+EVENT_LABELS = {
+    "payment.succeeded": "Payment received",
+    "payment.failed": "Payment failed",
+    "payment.canceled": "Checkout canceled",
+    "payment.partially_refunded": "Partly refunded",
+    "payment.refunded": "Refunded",
+    "dispute.opened": "Payment disputed",
+    "dispute.closed": "Dispute closed",
+    "subscription.activated": "Subscription started",
+    "subscription.updated": "Subscription changed",
+    "subscription.past_due": "Renewal payment failed",
+    "subscription.canceled": "Subscription ended",
+}
+
+
+def happened(payments: Payments, object_id: str) -> list[str]:
+    """What the merchant has been told of this object, as the customer would read it."""
+    return [
+        EVENT_LABELS[t]
+        for t in told(payments.sessions, [object_id])[object_id]
+        if t in EVENT_LABELS
+    ]
 
 
 def page_csp(nonce: str, script_src: str = "", frame_src: str = "", connect_src: str = "") -> str:
@@ -127,7 +151,13 @@ def success(request: Request, payment_id: QueryId, payments: PaymentsDep) -> HTM
             log.warning(
                 "capture on return failed: %s", exc.message, extra={"payment_id": payment_id}
             )
-    return render(request, "success.html", payment=payment, final=payment.status in FINAL_STATUSES)
+    return render(
+        request,
+        "success.html",
+        payment=payment,
+        final=payment.status in FINAL_STATUSES,
+        happened=happened(payments, payment_id),
+    )
 
 
 @router.get("/checkout/cancel", response_class=HTMLResponse)
@@ -139,4 +169,8 @@ def cancel(request: Request, payment_id: QueryId, payments: PaymentsDep) -> HTML
 def status(payment_id: PathId, payments: PaymentsDep) -> dict[str, Any]:
     """What the success page polls: the webhook may arrive after the buyer's redirect."""
     payment = _payment(payments, payment_id)
-    return {"status": payment.status, "final": payment.status in FINAL_STATUSES}
+    return {
+        "status": payment.status,
+        "final": payment.status in FINAL_STATUSES,
+        "happened": happened(payments, payment_id),
+    }
