@@ -182,6 +182,8 @@ class FakePayPal:
         self.orders: dict[str, dict[str, Any]] = {}
         self.captures: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
+        #: An issue PayPal refuses the next refunds with (None: it makes them).
+        self.refund_refused: str | None = None
         #: The capture of each refund (PayPal shows it as the refund's `up` link).
         self.refunded_capture: dict[str, str] = {}
         self.products: dict[str, dict[str, Any]] = {}
@@ -482,6 +484,8 @@ class FakePayPal:
         )
         if refunded + cents > total:
             return self.error(422, "UNPROCESSABLE_ENTITY", "REFUND_AMOUNT_EXCEEDED")
+        if self.refund_refused is not None:
+            return self.error(422, "UNPROCESSABLE_ENTITY", self.refund_refused)
         refund = {
             "id": self.new_id("REFUND"),
             "status": "COMPLETED",

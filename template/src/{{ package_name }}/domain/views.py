@@ -32,6 +32,7 @@ def refund_view(refund: Refund) -> dict[str, Any]:
         "currency": refund.currency,
         "status": refund.status,
         "reason": refund.reason,
+        "processor": refund.processor,
     }
 
 
