@@ -252,12 +252,25 @@ def structured(result: Any) -> dict[str, Any]:
     return result.structured_content
 
 
+#: The generated tests an agent's service runs here: configuration, schema, health, the CLI
+#: and a payment through the offline fake processor.
+AGENT_SMOKE = (
+    "tests/test_config.py",
+    "tests/test_migrations.py",
+    "tests/test_health.py",
+    "tests/test_cli.py",
+    "tests/test_fake_checkout.py",
+)
+
+
 @pytest.mark.anyio
 async def test_an_agent_generates_a_service_that_passes_its_own_tests(
     tmp_path: Path, agent_env: dict[str, str]
 ) -> None:
     """Over stdio, as an agent's MCP client runs the server: the generation joins the
-    agent's trace, and the service it made passes its own suite."""
+    agent's trace, and the service it made installs, migrates, serves and pays offline (its
+    own tests of that; its whole suite, for these same answers, is test_matrix's
+    `default`, whose code test_code_is_the_same_where_the_matrix_says_so holds equal)."""
     destination = tmp_path / "agent-pay"
     agent_trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     with FakeLangfuse() as langfuse:
@@ -298,7 +311,17 @@ async def test_an_agent_generates_a_service_that_passes_its_own_tests(
     check(subprocess.run([uv(), "sync", "--quiet"], cwd=destination, env=env,
                          capture_output=True, text=True, timeout=900), "uv sync")  # fmt: skip
     suite = subprocess.run(
-        [uv(), "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", "--show-capture=no"],
+        [
+            uv(),
+            "run",
+            "--no-sync",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--show-capture=no",
+            *AGENT_SMOKE,
+        ],
         cwd=destination,
         env=env,
         capture_output=True,
