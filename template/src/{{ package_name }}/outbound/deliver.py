@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 #: The destination name of the merchant's hooks module (a URL is never this).
 HOOKS = "hooks"
-#: About three days of retries, as processors retry their own webhooks.
-MAX_ATTEMPTS = 16
+#: About three days of retries, as Stripe retries its own webhooks: the waits double from
+#: 10 s to 6 h, then stay there (with jitter: between 2 and 4 days in all).
+MAX_ATTEMPTS = 27
 BASE_DELAY_S = 10.0
 MAX_DELAY_S = 6 * 3600.0
 #: Deliveries claimed at a time, and how long each attempt may hold its claim.
