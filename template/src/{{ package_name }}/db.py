@@ -5,14 +5,16 @@ The engine is chosen by DATABASE_URL alone; the same code and migrations run on 
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 5
@@ -66,14 +68,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     )
 
 
-def make_session_factory(engine: Engine, grace_days: int = 7) -> sessionmaker[Session]:
-    """Sessions whose changes write the merchant-facing events (`domain/events.py`);
-    `grace_days`: SUBSCRIPTION_GRACE_DAYS, for the entitlements those events carry."""
+def make_session_factory(engine: Engine, settings: Settings | None = None) -> sessionmaker[Session]:
+    """Sessions whose changes write the merchant-facing events (`domain/events.py`), which
+    read `settings` where they need it (the grace period in entitlements)."""
     from .domain import events
+    from .domain.apply import MERCHANT_EVENTS
 
-    sessions = sessionmaker(
-        engine, expire_on_commit=False, info={events.GRACE: timedelta(days=grace_days)}
-    )
+    info = {events.KINDS_TRACKED: MERCHANT_EVENTS, events.SETTINGS: settings}
+    sessions = sessionmaker(engine, expire_on_commit=False, info=info)
     events.install(sessions)
     return sessions
 
