@@ -42,6 +42,8 @@ NAMING_CONVENTION = {
 
 PAYMENT_STATUSES = (
     "pending",
+    "requires_action",
+    "authorized",
     "succeeded",
     "failed",
     "canceled",
@@ -49,6 +51,7 @@ PAYMENT_STATUSES = (
     "partially_refunded",
     "disputed",
 )
+CAPTURE_METHODS = ("automatic", "manual")
 REFUND_STATUSES = ("pending", "succeeded", "failed", "canceled")
 DISPUTE_STATUSES = ("needs_response", "under_review", "won", "lost", "closed")
 SUBSCRIPTION_STATUSES = (
@@ -168,6 +171,7 @@ class Payment(Timestamps, Base):
         ),
         CheckConstraint("length(currency) = 3", name="currency_iso"),
         CheckConstraint(_in("status", PAYMENT_STATUSES), name="status"),
+        CheckConstraint(_in("capture_method", CAPTURE_METHODS), name="capture_method"),
         UniqueConstraint("processor", "processor_ref"),
         Index("ix_payments_status_created_at", "status", "created_at"),
     )
@@ -198,6 +202,17 @@ class Payment(Timestamps, Base):
     #: Version of the processor object last applied (its event time), so order never matters.
     processor_updated_at: Mapped[datetime | None]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    #: "manual": the processor holds the amount (`authorized`) until it is captured or
+    #: canceled; a capture may take less (`amount` becomes what was captured).
+    capture_method: Mapped[str] = mapped_column(
+        String(10), default="automatic", server_default="automatic"
+    )
+    #: What the processor held for a manually captured payment.
+    amount_authorized: Mapped[int | None] = mapped_column(BigInteger)
+    #: The saved method an off-session charge used.
+    payment_method_id: Mapped[str | None] = mapped_column(
+        ForeignKey("payment_methods.id", ondelete="SET NULL")
+    )
 
 
 class PaymentEvent(Base):

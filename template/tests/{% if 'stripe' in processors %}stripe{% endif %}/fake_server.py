@@ -42,7 +42,14 @@ ADAPTER_CALLS["stripe"] = {
     "POST /v1/prices/{id}": "payments",
     "GET /v1/products/{id}": "payments",
     "POST /v1/products": "payments",
-    "POST /v1/customers": "subscriptions",
+    "POST /v1/customers": "payments",
+    "POST /v1/payment_intents": "payments",
+    "GET /v1/payment_intents/{id}": "payments",
+    "POST /v1/payment_intents/{id}/confirm": "payments",
+    "POST /v1/payment_intents/{id}/capture": "payments",
+    "POST /v1/payment_intents/{id}/cancel": "payments",
+    "POST /v1/payment_methods/{id}/detach": "payments",
+    "GET /v1/payment_methods/{id}": "payments",
     "POST /v1/billing_portal/sessions": "subscriptions",
     "GET /v1/subscriptions/{id}": "subscriptions",
     "POST /v1/subscriptions/{id}": "subscriptions",
@@ -74,6 +81,11 @@ FIXTURES: dict[str, dict[str, Any]] = json.loads(
 def fixture(resource: str, **changes: Any) -> dict[str, Any]:
     """Stripe's example `resource` object, with `changes` on top."""
     return {**copy.deepcopy(FIXTURES[resource]), **changes}
+
+
+def metadata_of(form: dict[str, str], prefix: str = "metadata[") -> dict[str, str]:
+    """The metadata a form-encoded request sets (`metadata[key]=value`)."""
+    return {k[len(prefix) : -1]: v for k, v in form.items() if k.startswith(prefix)}
 
 
 @functools.cache
@@ -168,6 +180,12 @@ class FakeStripe:
         self.refund_status = "succeeded"
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.by_key: dict[str, tuple[int, dict[str, Any]]] = {}
+        #: PaymentIntents (off-session charges, and held checkouts) and saved methods.
+        self.intents: dict[str, dict[str, Any]] = {}
+        self.payment_methods: dict[str, dict[str, Any]] = {}
+        #: How a saved method's charges go, as Stripe's test cards do: "succeed",
+        #: "insufficient_funds" (declined), "authentication_required".
+        self.card_outcome: dict[str, str] = {}
         #: Fields the fake answered with that Stripe's objects do not have (`unknown_fields`).
         self.invented: list[str] = []
         self.lock = threading.Lock()
@@ -224,6 +242,63 @@ class FakeStripe:
             status="complete", payment_status="paid", payment_intent=f"pi_{stripe_token(16)}"
         )
         return str(session["payment_intent"])
+
+    def attach(
+        self, customer: str, outcome: str = "succeed", last4: str = "4242"
+    ) -> dict[str, Any]:
+        """The customer saved a card at Stripe (a hosted page): its PaymentMethod, attached."""
+        method = fixture(
+            "payment_method",
+            id=f"pm_{stripe_token(24)}",
+            customer=customer,
+            created=int(time.time()),
+            livemode=False,
+            metadata={},
+        )
+        method["card"] = {**method["card"], "last4": last4, "exp_month": 4, "exp_year": 2031}
+        self.payment_methods[str(method["id"])] = method
+        self.card_outcome[str(method["id"])] = outcome
+        return method
+
+    def new_intent(self, form: dict[str, str], **changes: Any) -> dict[str, Any]:
+        """A PaymentIntent as Stripe makes it: its example, with what was asked."""
+        intent_id = f"pi_{stripe_token(24)}"
+        asked = {
+            "id": intent_id,
+            "amount": int(form["amount"]),
+            "currency": form["currency"],
+            "customer": form.get("customer"),
+            "payment_method": form.get("payment_method"),
+            "description": form.get("description"),
+            "capture_method": form.get("capture_method", "automatic_async"),
+            "client_secret": f"{intent_id}_secret_{stripe_token(16)}",
+            "created": int(time.time()),
+            "canceled_at": None,
+            "last_payment_error": None,
+            "next_action": None,
+            "processing": None,
+            "transfer_data": None,
+            "livemode": False,
+            "metadata": metadata_of(form),
+        }
+        intent = fixture("payment_intent", **{**asked, **changes})
+        self.intents[intent_id] = intent
+        return intent
+
+    def authorize(self, session_id: str) -> dict[str, Any]:
+        """The buyer approved a checkout that holds its amount (manual capture): the session
+        completes unpaid; its PaymentIntent holds the amount."""
+        session = self.sessions[session_id]
+        form = {"amount": str(session["amount_total"]), "currency": str(session["currency"])}
+        intent = self.new_intent(
+            form,
+            capture_method="manual",
+            status="requires_capture",
+            amount_capturable=session["amount_total"],
+            metadata=dict(session["metadata"]),
+        )
+        session.update(status="complete", payment_status="unpaid", payment_intent=intent["id"])
+        return intent
 
     def subscribe(self, session_id: str, status: str | None = None) -> dict[str, Any]:
         """The buyer completed a subscription checkout: Stripe creates the subscription."""
@@ -330,6 +405,22 @@ class FakeStripe:
             session_id = f"cs_test_{stripe_token(24)}"
             if form.get("mode") == "subscription":
                 return 200, self.subscription_session(session_id, form)
+            if form.get("mode") == "setup":
+                session = self.new_session(
+                    session_id,
+                    form,
+                    mode="setup",
+                    url=f"https://checkout.stripe.test/c/setup/{session_id}",
+                    ui_mode="hosted_page",
+                    amount_total=None,
+                    currency=None,
+                    client_secret=None,
+                    customer=form["customer"],
+                    subscription=None,
+                    setup_intent=f"seti_{stripe_token(24)}",
+                )
+                self.sessions[session_id] = session
+                return 200, session
             embedded = form.get("ui_mode") == "embedded_page"
             session = self.new_session(
                 session_id,
@@ -339,7 +430,7 @@ class FakeStripe:
                 ui_mode=form.get("ui_mode", "hosted_page"),
                 **self.session_total(form),
                 client_secret=f"{session_id}_secret_{stripe_token(16)}" if embedded else None,
-                customer=None,
+                customer=form.get("customer"),
                 subscription=None,
             )
             self.sessions[session_id] = session
@@ -350,6 +441,10 @@ class FakeStripe:
                 return 404, {
                     "error": {"type": "invalid_request_error", "message": "No such session"}
                 }
+            expand = {v for k, v in form.items() if k.startswith("expand[")}
+            intent = self.intents.get(str(found.get("payment_intent")))
+            if "payment_intent" in expand and intent is not None:
+                return 200, {**found, "payment_intent": intent}
             return 200, found
         if method == "GET" and path == "/v1/events":
             since = int(form.get("created[gte]", "0"))
@@ -413,11 +508,7 @@ class FakeStripe:
                 type="recurring" if recurring else "one_time",
                 custom_unit_amount=None,
                 transform_quantity=None,
-                metadata={
-                    k[len("metadata[") : -1]: v
-                    for k, v in form.items()
-                    if k.startswith("metadata[")
-                },
+                metadata=metadata_of(form),
             )
             self.prices[str(price["id"])] = price
             return 200, price
@@ -443,15 +534,92 @@ class FakeStripe:
                 created=int(time.time()),
                 payment_intent=form["payment_intent"],
                 reason=form.get("reason"),
-                metadata={
-                    key[len("metadata[") : -1]: value
-                    for key, value in form.items()
-                    if key.startswith("metadata[")
-                },
+                metadata=metadata_of(form),
             )
             self.refunds[str(refund["id"])] = refund
             return 200, refund
+        if path.startswith(("/v1/payment_intents", "/v1/payment_methods")):
+            return self.saved(method, path, form)
         return self.billing(method, path, form)
+
+    def saved(self, method: str, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """Off-session charges of saved methods, captures, cancels and detaches, as Stripe
+        answers them."""
+        missing = {"type": "invalid_request_error", "code": "resource_missing"}
+        if method == "POST" and path == "/v1/payment_intents":
+            outcome = self.card_outcome.get(form.get("payment_method", ""))
+            wanted = self.payment_methods.get(form.get("payment_method", ""))
+            if wanted is None or wanted["customer"] != form.get("customer"):
+                return 400, {"error": {**missing, "message": "No such PaymentMethod"}}
+            if outcome in ("insufficient_funds", "authentication_required"):
+                code = "card_declined" if outcome == "insufficient_funds" else outcome
+                error = {"type": "card_error", "code": code, "decline_code": outcome}
+                intent = self.new_intent(
+                    form,
+                    status="requires_payment_method",
+                    amount_capturable=0,
+                    amount_received=0,
+                    last_payment_error={**error, "message": "Your card was declined."},
+                )
+                message = (
+                    "Your card has insufficient funds."
+                    if outcome == "insufficient_funds"
+                    else "This payment requires authentication."
+                )
+                return 402, {"error": {**error, "message": message, "payment_intent": intent}}
+            manual = form.get("capture_method") == "manual"
+            amount = int(form["amount"])
+            intent = self.new_intent(
+                form,
+                status="requires_capture" if manual else "succeeded",
+                amount_capturable=amount if manual else 0,
+                amount_received=0 if manual else amount,
+                latest_charge=f"ch_{stripe_token(24)}",
+            )
+            return 200, intent
+        parts = path.split("/")  # ["", "v1", kind, id, action?]
+        if parts[2] == "payment_methods":
+            pm = self.payment_methods.get(parts[3])
+            if pm is None:
+                return 404, {"error": {**missing, "message": "No such PaymentMethod"}}
+            if method == "POST" and parts[4:] == ["detach"]:
+                if pm["customer"] is None:
+                    message = "The payment method you provided is not attached to a customer"
+                    return 400, {"error": {"type": "invalid_request_error", "message": message}}
+                pm["customer"] = None
+            return 200, pm
+        found = self.intents.get(parts[3])
+        if found is None:
+            return 404, {"error": {**missing, "message": "No such payment_intent"}}
+        action = parts[4] if len(parts) > 4 else None
+        state = {"type": "invalid_request_error", "code": "payment_intent_unexpected_state"}
+        if action == "confirm":
+            redirect = {
+                "url": f"https://hooks.stripe.test/3d_secure_2/hosted?intent={found['id']}",
+                "return_url": form["return_url"],
+            }
+            found.update(
+                status="requires_action",
+                last_payment_error=None,
+                next_action={"type": "redirect_to_url", "redirect_to_url": redirect},
+            )
+        elif action == "capture":
+            amount = int(form.get("amount_to_capture", found["amount_capturable"]))
+            if found["status"] != "requires_capture" or amount > found["amount_capturable"]:
+                message = f"This PaymentIntent could not be captured: status {found['status']}"
+                return 400, {"error": {**state, "message": message}}
+            found.update(status="succeeded", amount_received=amount, amount_capturable=0)
+        elif action == "cancel":
+            if found["status"] in ("succeeded", "canceled"):
+                message = f"You cannot cancel this PaymentIntent: status {found['status']}"
+                return 400, {"error": {**state, "message": message}}
+            found.update(
+                status="canceled",
+                canceled_at=int(time.time()),
+                cancellation_reason="requested_by_customer",
+                amount_capturable=0,
+            )
+        return 200, found
 
     @staticmethod
     def new_session(session_id: str, form: dict[str, str], **changes: Any) -> dict[str, Any]:
@@ -469,14 +637,11 @@ class FakeStripe:
             cancel_url=form.get("cancel_url"),
             payment_intent=None,
             livemode=False,
-            metadata={
-                k[len("metadata[") : -1]: v for k, v in form.items() if k.startswith("metadata[")
-            },
+            metadata=metadata_of(form),
             **changes,
         )
 
     def subscription_session(self, session_id: str, form: dict[str, str]) -> dict[str, Any]:
-        metadata = "subscription_data[metadata]["
         session = self.new_session(
             session_id,
             form,
@@ -493,9 +658,7 @@ class FakeStripe:
             "price": form["line_items[0][price]"],
             "quantity": form["line_items[0][quantity]"],
             "trial_days": form.get("subscription_data[trial_period_days]", "0"),
-            "metadata": {
-                k[len(metadata) : -1]: v for k, v in form.items() if k.startswith(metadata)
-            },
+            "metadata": metadata_of(form, "subscription_data[metadata]["),
         }
         self.sessions[session_id] = session
         return session

@@ -1,9 +1,10 @@
-"""POST /api/checkout, GET /api/payments/{id}, POST /api/payments/{id}/capture and /refunds."""
+"""POST /api/checkout, GET /api/payments/{id}, POST /api/payments/{id}/capture, /cancel and
+/refunds."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -37,6 +38,23 @@ class CheckoutBody(BaseModel):
     reference: str | None = Field(None, max_length=limits.REFERENCE)
     product: str | None = Field(
         None, max_length=limits.CATALOG_KEY, description="a catalog.yml product key"
+    )
+    customer_id: str | None = Field(
+        None, max_length=limits.ID, pattern=limits.ID_PATTERN, description="who pays (cus_...)"
+    )
+    save_payment_method: bool = Field(
+        False, description="keep the method for charges without the customer (needs customer_id)"
+    )
+    capture: Literal["automatic", "manual"] = Field(
+        "automatic", description='"manual": hold the amount, capture it later'
+    )
+
+
+class CaptureBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int | None = Field(
+        None, gt=0, description="minor units; default: all that is held (the rest is released)"
     )
 
 
@@ -86,6 +104,9 @@ def create_checkout(
                 customer_email=body.customer_email,
                 reference=body.reference,
                 product_key=product,
+                customer_id=body.customer_id,
+                save_payment_method=body.save_payment_method,
+                capture=body.capture,
             )
         ).payment
         return 201, {
@@ -105,13 +126,34 @@ def get_payment(payment_id: PathId, payments: PaymentsDep) -> dict[str, Any]:
 
 @router.post("/payments/{payment_id}/capture")
 def capture_payment(
+    payment_id: PathId,
+    request: Request,
+    payments: PaymentsDep,
+    keys: IdempotencyDep,
+    body: CaptureBody | None = None,
+) -> Response:
+    """Capture what an `authorized` payment holds (all of it, or `amount` of it: the rest is
+    released; more than was held is refused). After the buyer's return: capture the
+    approved payment (PayPal), or bring it up to date from the processor. Once, however
+    often it is asked."""
+    amount = body.amount if body is not None else None
+
+    def run(key: str | None) -> tuple[int, dict[str, Any]]:
+        operation = derived_id("cap", f"POST /api/payments/{payment_id}/capture", key)
+        return 200, payment_view(payments.capture(payment_id, amount, operation))
+
+    return idempotent(request, keys, body, run)
+
+
+@router.post("/payments/{payment_id}/cancel")
+def cancel_payment(
     payment_id: PathId, request: Request, payments: PaymentsDep, keys: IdempotencyDep
 ) -> Response:
-    """After the buyer's return: capture the approved payment (PayPal), or bring it up to date
-    from the processor (the others capture by themselves). Once, however often it is asked."""
+    """Release what an `authorized` payment holds (or give up one waiting for the
+    customer's authentication): it becomes `canceled`, and nothing is charged."""
 
     def run(_key: str | None) -> tuple[int, dict[str, Any]]:
-        return 200, payment_view(payments.capture(payment_id))
+        return 200, payment_view(payments.cancel(payment_id))
 
     return idempotent(request, keys, None, run)
 

@@ -11,8 +11,7 @@ view as it was (a duplicate, a replay, an older event) writes nothing.
 
 Which tables are tracked, and how, is a table of `Kind`s: this module's (payments, refunds,
 disputes) and, with subscriptions, `subscription_events.KINDS`; `apply.MERCHANT_EVENTS`
-holds the service's. (`payment.authorized` and `payment.requires_action`, in the contract,
-come with charges without a checkout page, which this version does not make yet.)
+holds the service's.
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ SEEN = "merchant_seen"
 TOUCHED = "merchant_touched"
 
 PAID = frozenset({"succeeded", "partially_refunded", "refunded", "disputed"})
+AWAITING = (None, "pending", "requires_action", "authorized")
 OPEN_DISPUTE = frozenset({"needs_response", "under_review"})
 
 
@@ -47,9 +47,9 @@ def _payment(before: State | None, now: State) -> list[str]:
     old = before["status"] if before else None
     new = now["status"]
     types = []
-    if new in PAID and old in (None, "pending"):
+    if new in PAID and old in AWAITING:
         types.append("payment.succeeded")
-    if new in ("failed", "canceled") and old != new:
+    if new in ("requires_action", "authorized", "failed", "canceled") and old != new:
         types.append(f"payment.{new}")
     if now["amount_refunded"] > (before["amount_refunded"] if before else 0):
         full = now["amount_refunded"] >= now["amount"]
@@ -125,6 +125,8 @@ KINDS: dict[type[Any], Kind] = {
         lambda _, row: payment_view(row),
         (
             "payment.succeeded",
+            "payment.requires_action",
+            "payment.authorized",
             "payment.failed",
             "payment.canceled",
             "payment.refunded",

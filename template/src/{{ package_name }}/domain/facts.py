@@ -48,7 +48,10 @@ class PaymentObserved(PaymentFact):
     - `unknown`: a payment not known here is retried until the event that introduces it
       arrives ("retry"), or is not this service's ("ignore").
     - `amount`, `currency`: what the processor says the payment is for, where the event
-      carries it; the domain checks them against the payment's own.
+      carries it; the domain checks them against the payment's own. For a paid, manually
+      captured payment: what was captured, which may be less than what was held.
+    - `held`: the processor holds the amount for a later capture (`authorized`).
+    - `needs_action`: the customer must authenticate first, at `action_url`.
     """
 
     paid: bool | None = None
@@ -62,6 +65,9 @@ class PaymentObserved(PaymentFact):
     unknown: Literal["retry", "ignore"] = "retry"
     amount: int | None = None
     currency: str | None = None
+    held: bool = False
+    needs_action: bool = False
+    action_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,3 +96,19 @@ class DisputeObserved(PaymentFact):
     reason: str | None
     due_by: datetime | None
     version: datetime | None
+
+
+@dataclass(frozen=True)
+class PaymentMethodObserved(Fact):
+    """A payment method a processor keeps for one of its customers, or no longer keeps
+    (`removed`): its reference, and what may be shown of it (never a card number)."""
+
+    processor_payment_method_id: str
+    #: The processor's customer (None in a removal, where the processor no longer says).
+    processor_customer_id: str | None
+    removed: bool = False
+    type: str | None = None
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None

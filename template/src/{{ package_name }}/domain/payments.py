@@ -8,7 +8,11 @@ Events are facts: a payment's status is derived from the facts recorded so far
 arrive never matters:
 
 - Paid: a completed checkout, a succeeded payment, or any refund or dispute (they imply a
-  charge) makes a pending payment paid.
+  charge) makes a payment that awaits its money (pending, waiting for the customer's
+  authentication, or held for a capture) paid.
+- Held: a manually captured payment is `authorized` while the processor holds the amount;
+  a capture takes all of it or less (the payment's `amount` becomes what was captured, the
+  hold stays in `amount_authorized`), a cancel or the hold's expiry cancels it.
 - Refunded: `amount_refunded` only grows (the processor's cumulative amount, or our own
   succeeded refunds), so a late or repeated event cannot count twice.
 - Disputed: open or lost disputes make the payment disputed; a won dispute gives it back
@@ -36,17 +40,22 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..ids import utcnow
-from ..models import Dispute, Payment, PaymentEvent, Refund
+from ..models import Customer, Dispute, Payment, PaymentEvent, PaymentMethod, Refund
 from ..processors.base import (
+    CaptureMethod,
+    CaptureRequest,
+    ChargeRequest,
     CheckoutMode,
     CheckoutRequest,
     PaymentSnapshot,
     Processor,
     ProcessorError,
     RefundRequest,
+    SavedMethods,
     WebhookEvent,
 )
 from .catalog import active_price
+from .customers import linked_customer, processor_customer
 from .errors import Conflict, DomainError, IllegalTransition, NotFound, Unprocessable
 from .facts import CheckoutApproved, PaymentObserved, PaymentRef, RefundObserved
 
@@ -54,7 +63,9 @@ log = logging.getLogger(__name__)
 
 #: Allowed status changes. Anything else is refused.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"succeeded", "failed", "canceled"}),
+    "pending": frozenset({"requires_action", "authorized", "succeeded", "failed", "canceled"}),
+    "requires_action": frozenset({"authorized", "succeeded", "failed", "canceled"}),
+    "authorized": frozenset({"succeeded", "canceled"}),
     "succeeded": frozenset({"partially_refunded", "refunded", "disputed"}),
     "partially_refunded": frozenset({"partially_refunded", "refunded", "disputed"}),
     "disputed": frozenset({"succeeded", "partially_refunded", "refunded"}),
@@ -63,6 +74,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "refunded": frozenset(),
 }
 REFUNDABLE = frozenset({"succeeded", "partially_refunded"})
+#: A payment whose money has not moved yet.
+AWAITING = frozenset({"pending", "requires_action", "authorized"})
+#: A payment whose money moved.
+PAID_STATES = frozenset({"succeeded", "partially_refunded", "refunded", "disputed"})
 #: Processor failures after which the call may have happened, or may succeed if retried.
 RETRYABLE = frozenset({"unavailable", "rate_limited", "error"})
 #: Refunds that count against what is left to refund.
@@ -143,7 +158,7 @@ def route(start: str, goal: str) -> list[str]:
 
 def derived_status(session: Session, payment: Payment, paid: bool, disputes_changed: bool) -> str:
     """The status the payment's facts imply."""
-    if payment.status in ("pending", "failed", "canceled") and not paid:
+    if (payment.status in AWAITING or payment.status in ("failed", "canceled")) and not paid:
         return payment.status
     # An open dispute has made the payment disputed, or one changes now: only then look.
     open_dispute = (payment.status == "disputed" or disputes_changed) and session.scalar(
@@ -269,6 +284,41 @@ def amount_confirmed(
     return False
 
 
+def partial_capture(payment: Payment, amount: int | None, currency: str | None) -> None:
+    """A held payment confirmed paid for less than it held was captured in part (as the
+    merchant asked): from now on the payment is for what was captured."""
+    if (
+        payment.capture_method == "manual"
+        and payment.status in AWAITING
+        and amount is not None
+        and 0 < amount < payment.amount
+        and (currency is None or currency.lower() == payment.currency)
+    ):
+        payment.amount_authorized = payment.amount_authorized or payment.amount
+        payment.amount = amount
+
+
+def wait_or_hold(
+    session: Session, payment: Payment, to: str, cause: Cause, action_url: str | None
+) -> None:
+    """The customer must authenticate (`requires_action`), or the processor holds the
+    amount (`authorized`): only a payment still waiting for its money moves."""
+    if payment.status not in AWAITING:
+        return
+    if to == "authorized":
+        payment.amount_authorized = payment.amount
+    if to == "requires_action" and action_url:
+        payment.checkout_url = action_url
+    if to in TRANSITIONS[payment.status]:
+        transition(
+            session,
+            payment,
+            to,
+            event_type=cause.type,
+            processor_event_id=cause.processor_event_id,
+        )
+
+
 def require_payment(session: Session, processor: str, ref: PaymentRef, what: str) -> Payment:
     payment = find_payment(session, processor, ref)
     if payment is None:
@@ -285,6 +335,10 @@ def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> Non
             return
         raise PaymentNotKnownYet(f"no payment for {event.type} {event.event_id} yet")
     cause = Cause.of(event)
+    if (fact.held or fact.needs_action) and payment.status not in AWAITING:
+        return  # older than what is known: the payment has moved on
+    if fact.paid:
+        partial_capture(payment, fact.amount, fact.currency)
     if not amount_confirmed(session, payment, fact.amount, fact.currency, cause):
         return  # recorded and alerted; nothing else this event says is applied
     if fact.processor_payment_id and payment.processor_payment_id is None:
@@ -296,7 +350,7 @@ def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> Non
     if fact.failure_message is not None:
         payment.failure_message = fact.failure_message
     if fact.ended is not None:
-        if payment.status == "pending":
+        if payment.status in AWAITING and fact.ended in TRANSITIONS[payment.status]:
             transition(
                 session,
                 payment,
@@ -304,6 +358,10 @@ def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> Non
                 event_type=cause.type,
                 processor_event_id=cause.processor_event_id,
             )
+        return
+    if fact.held or fact.needs_action:
+        to = "authorized" if fact.held else "requires_action"
+        wait_or_hold(session, payment, to, cause, fact.action_url)
         return
     refunded = payment.amount if fact.refunded_in_full else fact.refunded
     if refunded is not None:
@@ -410,6 +468,27 @@ class NewCheckout:
     reference: str | None = None
     product_key: str | None = None
     mode: CheckoutMode = "hosted"
+    #: The customer the payment is for (required to keep its payment method).
+    customer_id: str | None = None
+    save_payment_method: bool = False
+    capture: CaptureMethod = "automatic"
+
+
+@dataclass(frozen=True)
+class NewCharge:
+    """A charge of a customer's saved method, without the customer (off-session)."""
+
+    payment_id: str
+    customer_id: str
+    amount: int
+    currency: str
+    description: str
+    #: Where the customer comes back to after authenticating, if their bank asks.
+    return_url: str
+    #: Ours (`pm_...`); None: the customer's default.
+    payment_method_id: str | None = None
+    capture: CaptureMethod = "automatic"
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -417,6 +496,13 @@ class Started:
     payment: Payment
     #: For embedded checkout: what the processor's script needs (never stored).
     client_secret: str | None = None
+
+
+def created(session: Session, payment: Payment) -> Payment:
+    """A new payment, pending, with the first entry of its history."""
+    session.add(payment)
+    session.add(PaymentEvent(payment_id=payment.id, type="created", status_to="pending"))
+    return payment
 
 
 def outcome_unknown(refund: Refund) -> bool:
@@ -456,24 +542,43 @@ class Payments:
                 raise NotFound(f"no payment {payment_id}")
             return payment
 
+    def saved_methods(self, name: str) -> SavedMethods:
+        """The processor's side that keeps payment methods and holds amounts."""
+        adapter = self.processor(name)
+        if not isinstance(adapter, SavedMethods):
+            raise Unprocessable(
+                f"this version keeps no payment methods and holds no amounts at {name}"
+            )
+        return adapter
+
     def create_checkout(self, new: NewCheckout) -> Started:
         """Create the payment (or resume it) and its checkout at the processor."""
         adapter = self.processor(new.processor)
+        if new.save_payment_method and new.customer_id is None:
+            raise Unprocessable("save_payment_method needs the customer_id to keep it for")
+        if new.save_payment_method or new.capture == "manual":
+            self.saved_methods(new.processor)  # refused here, before anything is stored
         with self.sessions.begin() as session:
             payment = session.get(Payment, new.payment_id)
+            customer = None
+            if new.customer_id is not None:
+                customer = session.get(Customer, new.customer_id)
+                if customer is None:
+                    raise NotFound(f"no customer {new.customer_id}")
             if payment is None:
-                payment = Payment(
-                    id=new.payment_id,
-                    processor=new.processor,
-                    amount=new.amount,
-                    currency=new.currency,
-                    description=new.description,
-                    reference=new.reference,
-                    product_key=new.product_key,
-                )
-                session.add(payment)
-                session.add(
-                    PaymentEvent(payment_id=new.payment_id, type="created", status_to="pending")
+                payment = created(
+                    session,
+                    Payment(
+                        id=new.payment_id,
+                        processor=new.processor,
+                        amount=new.amount,
+                        currency=new.currency,
+                        description=new.description,
+                        reference=new.reference,
+                        product_key=new.product_key,
+                        customer_id=new.customer_id,
+                        capture_method=new.capture,
+                    ),
                 )
             elif payment.processor_ref is not None and new.mode == "hosted":
                 return Started(payment)
@@ -482,6 +587,9 @@ class Payments:
                 price_ref = active_price(
                     session, new.processor, new.product_key, new.amount, new.currency
                 )
+        customer_ref = None
+        if customer is not None and isinstance(adapter, SavedMethods):
+            customer_ref = processor_customer(self.sessions, adapter, customer)
         checkout = adapter.create_checkout(
             CheckoutRequest(
                 payment_id=new.payment_id,
@@ -493,6 +601,9 @@ class Payments:
                 customer_email=new.customer_email,
                 mode=new.mode,
                 price_ref=price_ref,
+                processor_customer_id=customer_ref,
+                save_payment_method=new.save_payment_method,
+                capture=new.capture,
             )
         )
         with self.sessions.begin() as session:
@@ -500,6 +611,86 @@ class Payments:
             payment.processor_ref = checkout.processor_ref
             payment.checkout_url = checkout.url
         return Started(payment, checkout.client_secret)
+
+    def charge(self, new: NewCharge) -> Payment:
+        """Charge a customer's saved method off-session, once per payment id.
+
+        The payment is written before the call and given the processor's answer after it.
+        A decline fails it (and raises: 402); a bank that asks for authentication leaves
+        it `requires_action` with the URL where the customer completes it; an unknown
+        outcome leaves it `pending`, and asking again (the same id) asks the processor
+        again under the same idempotency key instead of charging twice."""
+        with self.sessions.begin() as session:
+            payment = session.get(Payment, new.payment_id)
+            if payment is None:
+                method = self._method_to_charge(session, new)
+                payment = created(
+                    session,
+                    Payment(
+                        id=new.payment_id,
+                        processor=method.processor,
+                        amount=new.amount,
+                        currency=new.currency,
+                        description=new.description,
+                        reference=new.reference,
+                        customer_id=new.customer_id,
+                        capture_method=new.capture,
+                        payment_method_id=method.id,
+                    ),
+                )
+            elif payment.processor_ref is not None or payment.status != "pending":
+                return payment  # answered already
+            else:
+                found = session.get(PaymentMethod, payment.payment_method_id or "")
+                if found is None:
+                    raise Conflict("the payment method was removed before the charge was made")
+                method = found
+            customer_ref = linked_customer(session, new.customer_id, method.processor)
+            if customer_ref is None:
+                raise Conflict(f"the customer has no account at {method.processor}")
+            request = ChargeRequest(
+                payment_id=new.payment_id,
+                processor_customer_id=customer_ref,
+                processor_payment_method_id=method.processor_payment_method_id,
+                amount=new.amount,
+                currency=new.currency,
+                description=new.description,
+                capture=new.capture,
+                return_url=new.return_url,
+            )
+        adapter = self.saved_methods(method.processor)
+        try:
+            snapshot = adapter.charge_saved(request)
+        except ProcessorError as exc:
+            if exc.kind not in RETRYABLE:
+                with self.sessions.begin() as session:
+                    payment = session.get_one(Payment, new.payment_id, with_for_update=True)
+                    payment.failure_code = exc.decline_code or exc.kind
+                    payment.failure_message = exc.message
+                    if payment.status in AWAITING:
+                        transition(session, payment, "failed", event_type="charge.failed")
+            raise  # else the outcome is unknown: it stays pending, to ask again
+        with self.sessions.begin() as session:
+            payment = session.get_one(Payment, new.payment_id, with_for_update=True)
+            payment.processor_ref = payment.processor_ref or snapshot.processor_ref
+            apply_payment_snapshot(session, payment, snapshot, "charge")
+        return payment
+
+    @staticmethod
+    def _method_to_charge(session: Session, new: NewCharge) -> PaymentMethod:
+        if session.get(Customer, new.customer_id) is None:
+            raise NotFound(f"no customer {new.customer_id}")
+        query = select(PaymentMethod).where(PaymentMethod.customer_id == new.customer_id)
+        if new.payment_method_id is not None:
+            query = query.where(PaymentMethod.id == new.payment_method_id)
+        else:
+            query = query.where(PaymentMethod.is_default.is_(True))
+        method = session.scalars(query).first()
+        if method is None and new.payment_method_id is not None:
+            raise NotFound(f"no payment method {new.payment_method_id} for this customer")
+        if method is None:
+            raise Conflict("the customer has no default payment method to charge")
+        return method
 
     def refund(
         self, payment_id: str, refund_id: str, amount: int | None, reason: str | None
@@ -617,17 +808,65 @@ class Payments:
             apply_payment_snapshot(session, payment, snapshot, "processor.sync")
         return payment
 
-    def capture(self, payment_id: str) -> Payment:
-        """Capture an approved payment (PayPal), once, whoever asks first (`capture_locked`)."""
+    def capture(self, payment_id: str, amount: int | None = None, operation: str = "") -> Payment:
+        """Capture a payment, once, whoever asks first (`capture_locked`): what a held
+        payment holds (all of it, or `amount` of it: the rest is released), or an approved
+        one (PayPal's buyer returned). Another payment is brought up to date."""
         with self.sessions.begin() as session:
             payment = session.scalars(
                 select(Payment).where(Payment.id == payment_id).with_for_update()
             ).one_or_none()
             if payment is None:
                 raise NotFound(f"no payment {payment_id}")
-            if payment.status == "pending" and payment.processor_ref is not None:
+            if payment.status == "authorized":
+                self._capture_held(session, payment, amount, operation)
+            elif amount is not None and payment.status not in PAID_STATES:
+                raise Conflict(f"a {payment.status} payment holds nothing to capture")
+            elif amount is not None and amount != payment.amount:
+                raise Conflict(f"the payment was captured already, for {payment.amount}")
+            elif payment.status == "pending" and payment.processor_ref is not None:
                 adapter = self.processor(payment.processor)
                 capture_locked(session, payment, adapter, "processor.capture")
+        return payment
+
+    def _capture_held(
+        self, session: Session, payment: Payment, amount: int | None, operation: str
+    ) -> None:
+        """Capture a held amount under the payment's lock (a second capture waits, then
+        finds it captured); more than was held is refused before any call."""
+        amount = payment.amount if amount is None else amount
+        if amount > payment.amount:
+            raise Unprocessable(
+                f"cannot capture {amount}: the payment holds {payment.amount} {payment.currency}"
+            )
+        if payment.processor_payment_id is None:
+            raise Conflict("the processor has not confirmed this payment yet")
+        adapter = self.saved_methods(payment.processor)
+        snapshot = adapter.capture_authorized(
+            CaptureRequest(payment.id, payment.processor_payment_id, amount, operation or "all")
+        )
+        apply_payment_snapshot(session, payment, snapshot, "processor.capture")
+
+    def cancel(self, payment_id: str) -> Payment:
+        """Release a held payment (or one waiting for the customer's authentication)
+        without capturing anything; a canceled one is answered as it is."""
+        with self.sessions.begin() as session:
+            payment = session.scalars(
+                select(Payment).where(Payment.id == payment_id).with_for_update()
+            ).one_or_none()
+            if payment is None:
+                raise NotFound(f"no payment {payment_id}")
+            if payment.status == "canceled":
+                return payment
+            if payment.status not in ("authorized", "requires_action"):
+                why = "refund it instead" if payment.status in REFUNDABLE else "nothing is held"
+                raise Conflict(f"a {payment.status} payment cannot be canceled: {why}")
+            reference = payment.processor_payment_id or payment.processor_ref
+            if reference is None:
+                raise Conflict("the processor has not confirmed this payment yet")
+            adapter = self.saved_methods(payment.processor)
+            snapshot = adapter.cancel_authorized(payment.id, reference)
+            apply_payment_snapshot(session, payment, snapshot, "processor.cancel")
         return payment
 
 
@@ -636,6 +875,10 @@ def apply_payment_snapshot(
 ) -> None:
     """The processor's view of a payment, applied to a locked row (a pending one only moves)."""
     cause = Cause(event_type)
+    if snapshot.status in ("authorized", "requires_action") and payment.status not in AWAITING:
+        return  # the payment has moved on since
+    if snapshot.status == "succeeded":
+        partial_capture(payment, snapshot.amount, snapshot.currency)
     if not amount_confirmed(session, payment, snapshot.amount, snapshot.currency, cause):
         return
     if payment.processor_payment_id is None:
@@ -643,6 +886,9 @@ def apply_payment_snapshot(
     payment.livemode = snapshot.livemode
     if snapshot.failure_code:
         payment.failure_code = snapshot.failure_code
-    if snapshot.status != payment.status and payment.status == "pending":
+        payment.failure_message = snapshot.failure_message
+    if snapshot.status in ("authorized", "requires_action"):
+        wait_or_hold(session, payment, snapshot.status, cause, snapshot.action_url)
+    elif payment.status in AWAITING and snapshot.status in TRANSITIONS[payment.status]:
         transition(session, payment, snapshot.status, event_type=event_type)
     payment.processor_updated_at = utcnow()

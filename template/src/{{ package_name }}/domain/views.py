@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..models import Customer, Dispute, Invoice, Payment, Refund
+from ..models import Customer, Dispute, Invoice, Payment, PaymentMethod, Refund
 
 
 def payment_view(payment: Payment) -> dict[str, Any]:
@@ -21,6 +21,13 @@ def payment_view(payment: Payment) -> dict[str, Any]:
         # Why it failed, or "amount_mismatch": the processor confirmed another amount.
         "failure_code": payment.failure_code,
         "failure_message": payment.failure_message,
+        "customer_id": payment.customer_id,
+        "payment_method_id": payment.payment_method_id,
+        "capture_method": payment.capture_method,
+        # What a manually captured payment held (`amount`: what was captured of it).
+        "amount_authorized": payment.amount_authorized,
+        # Where the customer authenticates, while the payment waits for it.
+        "action_url": payment.checkout_url if payment.status == "requires_action" else None,
     }
 
 
@@ -78,4 +85,18 @@ def customer_view(customer: Customer) -> dict[str, Any]:
         "external_id": customer.external_id,
         "email": customer.email,
         "name": customer.name,
+    }
+
+
+def payment_method_view(method: PaymentMethod) -> dict[str, Any]:
+    return {
+        "id": method.id,
+        "customer_id": method.customer_id,
+        "processor": method.processor,
+        "type": method.type,
+        "brand": method.brand,
+        "last4": method.last4,
+        "exp_month": method.exp_month,
+        "exp_year": method.exp_year,
+        "default": method.is_default,
     }

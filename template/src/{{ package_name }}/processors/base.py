@@ -13,7 +13,9 @@ processors differ, and the interface says how:
 - Each verifies webhook signatures its own way, inside `parse_webhook`.
 
 Subscriptions, where the service has them, are a second protocol of their own
-(`processors/subscriptions.py`), implemented by a subclass of each adapter.
+(`processors/subscriptions.py`), implemented by a subclass of each adapter. Saved payment
+methods (setup, off-session charges, capture and cancel of held amounts) are a third,
+`SavedMethods` below, which an adapter implements where this version supports it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import import_module
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ..domain.facts import Fact
 
@@ -32,7 +34,11 @@ if TYPE_CHECKING:
     from ..config import ProcessorSettings, Settings
 
 CheckoutMode = Literal["hosted", "embedded"]
-PaymentState = Literal["pending", "succeeded", "failed", "canceled"]
+PaymentState = Literal[
+    "pending", "requires_action", "authorized", "succeeded", "failed", "canceled"
+]
+#: "manual": the processor holds the amount until it is captured (or canceled).
+CaptureMethod = Literal["automatic", "manual"]
 RefundState = Literal["pending", "succeeded", "failed", "canceled"]
 ErrorKind = Literal[
     "declined", "rate_limited", "invalid_request", "authentication", "unavailable", "error"
@@ -53,6 +59,11 @@ class CheckoutRequest:
     #: A price created by `catalog sync`, used instead of an ad-hoc amount.
     price_ref: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: The customer at the processor (required to keep the method for later).
+    processor_customer_id: str | None = None
+    #: Keep the payment method for charges without the customer (off-session).
+    save_payment_method: bool = False
+    capture: CaptureMethod = "automatic"
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,53 @@ class PaymentSnapshot:
     livemode: bool = False
     failure_code: str | None = None
     failure_message: str | None = None
+    #: `requires_action`: where the customer authenticates (their bank's page).
+    action_url: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerRequest:
+    """Our customer, to find or create at a processor (idempotent per `customer_id`)."""
+
+    customer_id: str
+    email: str | None
+
+
+@dataclass(frozen=True)
+class SetupRequest:
+    """Collect a payment method to keep, without charging it; idempotent per `setup_id`."""
+
+    setup_id: str
+    customer_id: str
+    processor_customer_id: str
+    success_url: str
+    cancel_url: str
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """Charge a saved method without the customer present; idempotent per `payment_id`."""
+
+    payment_id: str
+    processor_customer_id: str
+    processor_payment_method_id: str
+    amount: int
+    currency: str
+    description: str
+    capture: CaptureMethod
+    #: Where the customer comes back to after authenticating, if their bank asks them to.
+    return_url: str
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    """Capture what a manually captured payment holds: all of it, or less (`amount`)."""
+
+    payment_id: str
+    processor_payment_id: str
+    amount: int
+    #: Distinguishes one capture attempt from another in the processor's idempotency key.
+    operation_id: str
 
 
 @dataclass(frozen=True)
@@ -142,10 +200,41 @@ class WebhookEvent:
 Reader = Callable[[WebhookEvent], list[Fact]]
 
 
+def shown_card(kind: Any, brand: Any, last4: Any, exp_month: Any, exp_year: Any) -> dict[str, Any]:
+    """What may be shown of a saved method, from a processor's payload, as
+    `PaymentMethodObserved` fields: anything malformed is dropped, never stored."""
+
+    def month_or_year(value: Any, low: int, high: int) -> int | None:
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        return value if whole and low <= value <= high else None
+
+    last_four = last4 if isinstance(last4, str) and len(last4) == 4 and last4.isdigit() else None
+    return {
+        "type": kind.lower()[:40] if isinstance(kind, str) and kind else None,
+        "brand": brand.lower()[:40] if isinstance(brand, str) and brand else None,
+        "last4": last_four if last_four and last_four.isascii() else None,
+        "exp_month": month_or_year(exp_month, 1, 12),
+        "exp_year": month_or_year(exp_year, 2000, 2200),
+    }
+
+
 def attempt_timeout(budget_s: float, retries: int) -> float:
     """Each attempt's timeout when a call and its SDK's `retries` share `budget_s` seconds
     (`PROCESSOR_TIMEOUT_SECONDS`)."""
     return budget_s / (retries + 1)
+
+
+#: What a decline is called in answers and on payments, whichever processor declined:
+#: each processor's own codes map to one of these (anything else is "declined").
+DeclineCode = Literal[
+    "declined",
+    "insufficient_funds",
+    "expired_card",
+    "incorrect_card_data",
+    "authentication_required",
+    "payment_method_unusable",
+    "try_again_later",
+]
 
 
 class ProcessorError(Exception):
@@ -223,6 +312,46 @@ class Processor(Protocol):
     def sync_product(self, item: CatalogItem) -> CatalogRef | None:
         """Create or update a catalog item, never mutating a price (None: nothing to create
         there). Plans only where the service has subscriptions (the adapter's subclass)."""
+        ...
+
+
+@runtime_checkable
+class SavedMethods(Protocol):
+    """Saved payment methods, where a processor's adapter supports them in this version.
+
+    The method itself is collected by the processor (a hosted page) and reaches the service
+    through the processor's events, as references and display data only (brand, last four,
+    expiry): the service never sees a card number, so it stays out of PCI DSS scope beyond
+    SAQ A.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def ensure_customer(self, request: CustomerRequest) -> str:
+        """The processor's customer for ours, created once (idempotent per customer id)."""
+        ...
+
+    def create_setup(self, request: SetupRequest) -> Checkout:
+        """A hosted page where the customer saves a method without paying."""
+        ...
+
+    def charge_saved(self, request: ChargeRequest) -> PaymentSnapshot:
+        """Charge (or hold, `capture="manual"`) a saved method off-session. A decline raises
+        ProcessorError("declined"); a bank that asks for authentication answers
+        `requires_action` with the URL where the customer completes it."""
+        ...
+
+    def capture_authorized(self, request: CaptureRequest) -> PaymentSnapshot:
+        """Capture a held payment (all or part of it); the rest is released."""
+        ...
+
+    def cancel_authorized(self, payment_id: str, processor_payment_id: str) -> PaymentSnapshot:
+        """Release a held payment without capturing anything."""
+        ...
+
+    def detach_payment_method(self, processor_payment_method_id: str) -> None:
+        """Forget a saved method at the processor (already forgotten: not an error)."""
         ...
 
 

@@ -4,6 +4,11 @@ Its "hosted checkout" is a page of this service (`/fake-checkout/{ref}`) where y
 what happens: the payment succeeds, is declined, or asks for authentication first. It
 then delivers a signed event (`events.py`) through the same webhook inbox as the real
 processors. Its state lives in memory: it is a stand-in, not a ledger.
+
+Saved methods work the same way: a checkout that keeps the method, or a setup page, saves
+a fake Visa ending 4242. Off-session charges answer by amount, as the processors' test
+cards do by number (`TEST_AMOUNTS`): an amount ending in 402 is declined for insufficient
+funds, one ending in 403 asks for authentication (completed on the fake page).
 """
 
 from __future__ import annotations
@@ -12,23 +17,27 @@ import secrets
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar, Literal, Protocol
 
-from ...domain.facts import Fact, PaymentObserved, PaymentRef
+from ...domain.facts import Fact, PaymentMethodObserved, PaymentObserved, PaymentRef
 from ...ids import new_id, stable_id
 from ..base import (
     Adapter,
+    CaptureRequest,
     CatalogItem,
     CatalogRef,
+    ChargeRequest,
     Checkout,
     CheckoutRequest,
+    CustomerRequest,
     PaymentSnapshot,
     PaymentState,
     ProcessorError,
     Reader,
     RefundRequest,
     RefundResult,
+    SetupRequest,
     WebhookEvent,
 )
 from . import events
@@ -36,6 +45,8 @@ from . import events
 Outcome = Literal["succeed", "decline", "authentication_failed"]
 #: A signed delivery: (body, headers).
 Delivery = tuple[bytes, dict[str, str]]
+#: Off-session charges by the last three digits of their amount (any other succeeds).
+TEST_AMOUNTS = {402: "declined (insufficient funds)", 403: "asks for authentication"}
 
 
 class Purchase(Protocol):
@@ -51,6 +62,63 @@ class Purchase(Protocol):
     def success_url(self) -> str: ...
     @property
     def cancel_url(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class SetupPage:
+    """A setup page, as a purchase of nothing."""
+
+    setup: SetupRequest
+    description: str = "Save a card for later payments"
+    amount: int = 0
+    currency: str = "usd"
+
+    @property
+    def success_url(self) -> str:
+        return self.setup.success_url
+
+    @property
+    def cancel_url(self) -> str:
+        return self.setup.cancel_url
+
+
+@dataclass(frozen=True)
+class AuthenticationPage:
+    """Where the customer authenticates an off-session charge their bank asked about."""
+
+    charge: ChargeRequest
+    intent: str
+
+    @property
+    def description(self) -> str:
+        return self.charge.description
+
+    @property
+    def amount(self) -> int:
+        return self.charge.amount
+
+    @property
+    def currency(self) -> str:
+        return self.charge.currency
+
+    @property
+    def success_url(self) -> str:
+        return self.charge.return_url
+
+    @property
+    def cancel_url(self) -> str:
+        return self.charge.return_url
+
+
+@dataclass
+class FakeCharge:
+    """An off-session charge: a payment object of the fake's."""
+
+    ref: str
+    request: ChargeRequest
+    status: PaymentState
+    #: What it holds (authorized) or received (succeeded).
+    amount: int
 
 
 @dataclass
@@ -80,6 +148,9 @@ class FakeProcessor(Adapter):
         self.secret = secret or secrets.token_hex(32)
         self.sessions: dict[str, FakeSession] = {}
         self.by_purchase: dict[str, str] = {}
+        #: Saved methods, by reference: (customer reference, shown card).
+        self.methods: dict[str, tuple[str, PaymentMethodObserved]] = {}
+        self.charges: dict[str, FakeCharge] = {}
         self.lock = threading.Lock()
 
     # -- the Processor interface ---------------------------------------------------------
@@ -98,6 +169,9 @@ class FakeProcessor(Adapter):
         return self.open_session(request.payment_id, request)
 
     def retrieve_payment(self, processor_ref: str) -> PaymentSnapshot:
+        charge = self.charges.get(processor_ref)
+        if charge is not None:
+            return self._charged(charge)
         found = self.session(processor_ref)
         if not isinstance(found.request, CheckoutRequest):
             raise ProcessorError("invalid_request", f"{processor_ref} is not a payment")
@@ -141,6 +215,99 @@ class FakeProcessor(Adapter):
             created=False,
         )
 
+    # -- saved methods ---------------------------------------------------------------------
+
+    def ensure_customer(self, request: CustomerRequest) -> str:
+        return stable_id("fk_cus", request.customer_id)
+
+    def create_setup(self, request: SetupRequest) -> Checkout:
+        return self.open_session(request.setup_id, SetupPage(request))
+
+    def charge_saved(self, request: ChargeRequest) -> PaymentSnapshot:
+        saved = self.methods.get(request.processor_payment_method_id)
+        if saved is None or saved[0] != request.processor_customer_id:
+            raise ProcessorError("invalid_request", "no such saved method for this customer")
+        ref = stable_id("fk_pi", request.payment_id)
+        with self.lock:
+            charge = self.charges.get(ref)  # the same payment again: the same answer
+            if charge is None:
+                outcome = request.amount % 1000
+                if outcome == 402:
+                    raise ProcessorError(
+                        "declined",
+                        "The card has insufficient funds.",
+                        decline_code="insufficient_funds",
+                    )
+                status: PaymentState = "authorized" if request.capture == "manual" else "succeeded"
+                if outcome == 403:
+                    status = "requires_action"
+                charge = FakeCharge(ref, request, status, request.amount)
+                self.charges[ref] = charge
+        return self._charged(charge)
+
+    def _charged(self, charge: FakeCharge) -> PaymentSnapshot:
+        action_url = None
+        if charge.status == "requires_action":
+            page = self.open_session(
+                f"{charge.ref}:authenticate", AuthenticationPage(charge.request, charge.ref)
+            )
+            action_url = page.url
+        return PaymentSnapshot(
+            processor_ref=charge.ref,
+            status=charge.status,
+            amount=charge.amount,
+            currency=charge.request.currency,
+            processor_payment_id=charge.ref,
+            action_url=action_url,
+        )
+
+    def _held(self, processor_payment_id: str) -> FakeCharge:
+        charge = self.charges.get(processor_payment_id)
+        if charge is None:
+            raise ProcessorError("invalid_request", f"no fake charge {processor_payment_id}")
+        return charge
+
+    def capture_authorized(self, request: CaptureRequest) -> PaymentSnapshot:
+        with self.lock:
+            charge = self._held(request.processor_payment_id)
+            if charge.status == "authorized":
+                if request.amount > charge.amount:
+                    raise ProcessorError("invalid_request", "cannot capture more than is held")
+                charge.status, charge.amount = "succeeded", request.amount
+            elif charge.status != "succeeded":
+                raise ProcessorError("invalid_request", f"a {charge.status} charge holds nothing")
+        return self._charged(charge)
+
+    def cancel_authorized(self, payment_id: str, processor_payment_id: str) -> PaymentSnapshot:
+        with self.lock:
+            charge = self._held(processor_payment_id)
+            if charge.status in ("authorized", "requires_action"):
+                charge.status = "canceled"
+            elif charge.status != "canceled":
+                raise ProcessorError(
+                    "invalid_request", f"a {charge.status} charge cannot be canceled"
+                )
+        return self._charged(charge)
+
+    def detach_payment_method(self, processor_payment_method_id: str) -> None:
+        with self.lock:
+            self.methods.pop(processor_payment_method_id, None)
+
+    def save_card(self, customer_ref: str) -> PaymentMethodObserved:
+        """The customer saved the fake's test card (a Visa ending 4242)."""
+        method = PaymentMethodObserved(
+            processor_payment_method_id=new_id("fk_pm"),
+            processor_customer_id=customer_ref,
+            type="card",
+            brand="visa",
+            last4="4242",
+            exp_month=12,
+            exp_year=datetime.now(UTC).year + 3,
+        )
+        with self.lock:
+            self.methods[method.processor_payment_method_id] = (customer_ref, method)
+        return method
+
     # -- the hosted page's side ------------------------------------------------------------
 
     def session(self, ref: str) -> FakeSession:
@@ -153,20 +320,37 @@ class FakeProcessor(Adapter):
         """The buyer's choice on the fake page, as signed events [(body, headers)]."""
         found = self.session(ref)
         request = found.request
+        if isinstance(request, SetupPage):
+            if outcome != "succeed":
+                return []
+            return [self.event(self.save_card(request.setup.processor_customer_id))]
+        if isinstance(request, AuthenticationPage):
+            return self._authenticated(request, outcome)
         if not isinstance(request, CheckoutRequest):
             raise ProcessorError("invalid_request", f"{ref} is not a payment's checkout")
         ours = PaymentRef(payment_id=request.payment_id, processor_ref=ref)
         if outcome == "succeed":
-            found.status = "succeeded"
+            held = request.capture == "manual"
+            found.status = "authorized" if held else "succeeded"
             found.payment_intent = found.payment_intent or new_id("fk_pi")
+            if held:
+                with self.lock:
+                    self.charges[found.payment_intent] = FakeCharge(
+                        found.payment_intent, charge_of(request), "authorized", request.amount
+                    )
             fact = PaymentObserved(
                 ours,
-                paid=True,
+                paid=None if held else True,
+                held=held,
                 processor_payment_id=found.payment_intent,
                 livemode=False,
                 amount=request.amount,
                 currency=request.currency,
             )
+            saved = []
+            if request.save_payment_method and request.processor_customer_id:
+                saved = [self.event(self.save_card(request.processor_customer_id))]
+            return [self.event(fact), *saved]
         elif outcome == "decline":
             fact = PaymentObserved(
                 ours, failure_code="generic_decline", failure_message="The card was declined."
@@ -179,9 +363,49 @@ class FakeProcessor(Adapter):
             )
         return [self.event(fact)]
 
+    def _authenticated(self, page: AuthenticationPage, outcome: Outcome) -> list[Delivery]:
+        """The customer authenticated an off-session charge (or failed to)."""
+        charge = self.charges[page.intent]
+        ours = PaymentRef(payment_id=page.charge.payment_id, processor_payment_id=page.intent)
+        if outcome != "succeed":
+            fact = PaymentObserved(
+                ours,
+                failure_code="authentication_required",
+                failure_message="The customer did not complete authentication.",
+            )
+            return [self.event(fact)]
+        held = page.charge.capture == "manual"
+        with self.lock:
+            if charge.status == "requires_action":
+                charge.status = "authorized" if held else "succeeded"
+        fact = PaymentObserved(
+            ours,
+            paid=None if held else True,
+            held=held,
+            processor_payment_id=page.intent,
+            livemode=False,
+            amount=charge.amount,
+            currency=page.charge.currency,
+        )
+        return [self.event(fact)]
+
     def event(self, fact: Fact) -> Delivery:
         """A signed event carrying `fact`: (body, headers)."""
         return events.signed(self.secret, events.type_of(fact, self.fact_types), fact)
+
+
+def charge_of(request: CheckoutRequest) -> ChargeRequest:
+    """A checkout held for a later capture, as the charge the fake keeps of it."""
+    return ChargeRequest(
+        payment_id=request.payment_id,
+        processor_customer_id=request.processor_customer_id or "",
+        processor_payment_method_id="",
+        amount=request.amount,
+        currency=request.currency,
+        description=request.description,
+        capture=request.capture,
+        return_url=request.success_url,
+    )
 
 
 ADAPTER = FakeProcessor

@@ -17,7 +17,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from ...domain.facts import DisputeObserved, Fact, PaymentObserved, RefundObserved
+from ...domain.facts import (
+    DisputeObserved,
+    Fact,
+    PaymentMethodObserved,
+    PaymentObserved,
+    RefundObserved,
+)
 from ...ids import new_id
 from ..base import Reader, WebhookEvent, WebhookVerificationError
 
@@ -29,6 +35,7 @@ FACTS: dict[str, type[Fact]] = {
     "payment.observed": PaymentObserved,
     "refund.observed": RefundObserved,
     "dispute.observed": DisputeObserved,
+    "payment_method.observed": PaymentMethodObserved,
 }
 
 

@@ -7,7 +7,33 @@ from contextlib import contextmanager
 
 import stripe
 
-from ..base import ErrorKind, ProcessorError
+from ..base import DeclineCode, ErrorKind, ProcessorError
+
+#: Stripe's decline codes, as the service names them (`base.DeclineCode`); any other is
+#: "declined": the reasons a bank gives for fraud (stolen, lost, pickup) are never passed
+#: on to whoever could try another card.
+DECLINES: dict[str, DeclineCode] = {
+    "insufficient_funds": "insufficient_funds",
+    "card_velocity_exceeded": "insufficient_funds",
+    "withdrawal_count_limit_exceeded": "insufficient_funds",
+    "expired_card": "expired_card",
+    "incorrect_cvc": "incorrect_card_data",
+    "incorrect_number": "incorrect_card_data",
+    "incorrect_zip": "incorrect_card_data",
+    "invalid_expiry_month": "incorrect_card_data",
+    "invalid_expiry_year": "incorrect_card_data",
+    "authentication_required": "authentication_required",
+    "card_not_supported": "payment_method_unusable",
+    "currency_not_supported": "payment_method_unusable",
+    "processing_error": "try_again_later",
+    "try_again_later": "try_again_later",
+    "issuer_not_available": "try_again_later",
+    "reenter_transaction": "try_again_later",
+}
+
+
+def neutral_decline(code: str | None) -> DeclineCode:
+    return DECLINES.get(code or "", "declined")
 
 
 @contextmanager
@@ -20,7 +46,7 @@ def stripe_errors() -> Iterator[None]:
         raise ProcessorError(
             "declined",
             exc.user_message or "the card was declined",
-            decline_code=decline or exc.code,
+            decline_code=neutral_decline(decline or exc.code),
         ) from None
     except stripe.RateLimitError:
         raise ProcessorError(

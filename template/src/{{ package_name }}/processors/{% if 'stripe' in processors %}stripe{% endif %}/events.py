@@ -9,6 +9,11 @@
 - `charge.dispute.*`: the dispute's state, versioned by the event's time.
 - Objects name our payment by `client_reference_id` or `metadata.payment_id`, the
   PaymentIntent, or the Checkout Session.
+- A PaymentIntent that holds its amount (`amount_capturable_updated`) makes the payment
+  `authorized`; one that waits for the customer (`requires_action`) says where they
+  authenticate; a canceled one (voided, or its hold expired) cancels a payment awaiting it.
+- `payment_method.*` and `setup_intent.succeeded`: a saved method of a customer, as its
+  reference and display data only (brand, last four, expiry).
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ from ...domain.facts import (
     DisputeStatus,
     Fact,
     FinalRefundStatus,
+    PaymentMethodObserved,
     PaymentObserved,
     PaymentRef,
     RefundObserved,
 )
-from ..base import Reader, WebhookEvent, WebhookVerificationError
+from ..base import Reader, WebhookEvent, WebhookVerificationError, shown_card
 
 SIGNATURE_TOLERANCE_S = 300
 DISPUTE_STATUSES: dict[str, DisputeStatus] = {
@@ -157,8 +163,8 @@ def paid(event: WebhookEvent) -> list[Fact]:
 
 
 def checkout_completed(event: WebhookEvent) -> list[Fact]:
-    if event.data.get("mode") == "subscription":
-        return []  # a subscription's checkout: not a payment of ours
+    if event.data.get("mode") in ("subscription", "setup"):
+        return []  # a subscription's checkout, or a method saved: not a payment of ours
     # A delayed method (a bank debit) completes the session unpaid: it stays pending.
     return observed(event, paid=event.data.get("payment_status") != "unpaid")
 
@@ -181,6 +187,63 @@ def payment_failed(event: WebhookEvent) -> list[Fact]:
             failure_message=text(error.get("message")),
         )
     ]
+
+
+def held(event: WebhookEvent) -> list[Fact]:
+    """The PaymentIntent holds `amount_capturable` until it is captured (manual capture)."""
+    data = event.data
+    if data.get("status") != "requires_capture":
+        return []  # the amount was captured or released since
+    capturable = data.get("amount_capturable")
+    return observed(
+        event,
+        held=True,
+        amount=capturable if isinstance(capturable, int) else None,
+        currency=text(data.get("currency")),
+    )
+
+
+def requires_action(event: WebhookEvent) -> list[Fact]:
+    action = event.data.get("next_action") or {}
+    url = (action.get("redirect_to_url") or {}).get("url")
+    return observed(event, needs_action=True, action_url=text(url))
+
+
+def intent_canceled(event: WebhookEvent) -> list[Fact]:
+    return [PaymentObserved(payment_ref(event.data), ended="canceled")]
+
+
+def card_of(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What may be shown of a payment method: brand, last four, expiry (never more)."""
+    card = data.get("card") or {}
+    return shown_card(
+        kind=data.get("type"),
+        brand=card.get("brand"),
+        last4=card.get("last4"),
+        exp_month=card.get("exp_month"),
+        exp_year=card.get("exp_year"),
+    )
+
+
+def method_attached(event: WebhookEvent) -> list[Fact]:
+    data = event.data
+    customer = text(data.get("customer"))
+    if customer is None:
+        return []
+    return [PaymentMethodObserved(str(data["id"]), customer, **card_of(data))]
+
+
+def method_detached(event: WebhookEvent) -> list[Fact]:
+    return [PaymentMethodObserved(str(event.data["id"]), None, removed=True)]
+
+
+def setup_succeeded(event: WebhookEvent) -> list[Fact]:
+    """A method saved without a payment (its details come with `payment_method.attached`)."""
+    data = event.data
+    method, customer = text(data.get("payment_method")), text(data.get("customer"))
+    if method is None or customer is None:
+        return []
+    return [PaymentMethodObserved(method, customer)]
 
 
 def charge_refunded(event: WebhookEvent) -> list[Fact]:
@@ -223,6 +286,14 @@ READERS: dict[str, Reader] = {
     "checkout.session.expired": checkout_expired,
     "payment_intent.succeeded": paid,
     "payment_intent.payment_failed": payment_failed,
+    "payment_intent.amount_capturable_updated": held,
+    "payment_intent.requires_action": requires_action,
+    "payment_intent.canceled": intent_canceled,
+    "payment_method.attached": method_attached,
+    "payment_method.updated": method_attached,
+    "payment_method.automatically_updated": method_attached,
+    "payment_method.detached": method_detached,
+    "setup_intent.succeeded": setup_succeeded,
     "charge.refunded": charge_refunded,
     "refund.updated": refund_updated,
     "charge.dispute.created": dispute,

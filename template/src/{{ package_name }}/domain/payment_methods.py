@@ -1,0 +1,161 @@
+"""Saved payment methods: what a processor keeps for a customer, known here by reference.
+
+A method is collected by the processor (its hosted page: a checkout that keeps the method,
+or a setup without payment) and reaches this service only through the processor's events
+(`observe`): its reference, and what may be shown of it (brand, last four digits, expiry).
+No card number ever passes through the service. The customer's first method becomes their
+default; the merchant may choose another (`set_default`) or remove one (`remove`: the
+processor forgets it first, then this service).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..models import Customer, PaymentMethod, ProcessorCustomer
+from ..processors.base import Processor, ProcessorError, SetupRequest, WebhookEvent
+from .customers import processor_customer
+from .errors import NotFound
+from .facts import PaymentMethodObserved
+from .payments import Payments
+
+log = logging.getLogger(__name__)
+
+
+def observe(
+    session: Session,
+    event: WebhookEvent,
+    fact: PaymentMethodObserved,
+    _: Mapping[str, Processor],
+) -> None:
+    """A method the processor keeps (recorded, or its display data brought up to date), or
+    no longer keeps (removed here too). A method of a customer this service does not know
+    is not this service's: ignored."""
+    method = session.scalars(
+        select(PaymentMethod)
+        .where(
+            PaymentMethod.processor == event.processor,
+            PaymentMethod.processor_payment_method_id == fact.processor_payment_method_id,
+        )
+        .with_for_update()
+    ).first()
+    if fact.removed:
+        if method is not None:
+            forget(session, method)
+        return
+    if method is None:
+        customer_id = session.scalars(
+            select(ProcessorCustomer.customer_id).where(
+                ProcessorCustomer.processor == event.processor,
+                ProcessorCustomer.processor_customer_id == fact.processor_customer_id,
+            )
+        ).first()
+        if customer_id is None:
+            log.info("payment method of a customer not made here", extra={"event": event.event_id})
+            return
+        has_default = session.scalar(
+            select(PaymentMethod.id).where(
+                PaymentMethod.customer_id == customer_id, PaymentMethod.is_default.is_(True)
+            )
+        )
+        method = PaymentMethod(
+            customer_id=customer_id,
+            processor=event.processor,
+            processor_payment_method_id=fact.processor_payment_method_id,
+            type=fact.type or "card",
+            is_default=has_default is None,
+        )
+        session.add(method)
+    for name in ("type", "brand", "last4", "exp_month", "exp_year"):
+        value = getattr(fact, name)
+        if value is not None:
+            setattr(method, name, value)
+
+
+def forget(session: Session, method: PaymentMethod) -> None:
+    """Remove a method here; if it was the default, the customer's newest other becomes it."""
+    session.delete(method)
+    session.flush()
+    if method.is_default:
+        newest = session.scalars(
+            select(PaymentMethod)
+            .where(PaymentMethod.customer_id == method.customer_id)
+            .order_by(PaymentMethod.created_at.desc(), PaymentMethod.id.desc())
+        ).first()
+        if newest is not None:
+            newest.is_default = True
+
+
+class Wallet:
+    """The merchant's side: list a customer's methods, choose the default, remove one, and
+    start a setup where the customer saves one."""
+
+    def __init__(self, sessions: sessionmaker[Session], payments: Payments) -> None:
+        self.sessions = sessions
+        self.payments = payments
+
+    def _customer(self, session: Session, customer_id: str) -> Customer:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound(f"no customer {customer_id}")
+        return customer
+
+    def list(self, customer_id: str) -> list[PaymentMethod]:
+        with self.sessions() as session:
+            self._customer(session, customer_id)
+            return list(
+                session.scalars(
+                    select(PaymentMethod)
+                    .where(PaymentMethod.customer_id == customer_id)
+                    .order_by(PaymentMethod.created_at, PaymentMethod.id)
+                )
+            )
+
+    def _method(self, session: Session, customer_id: str, method_id: str) -> PaymentMethod:
+        self._customer(session, customer_id)
+        method = session.get(PaymentMethod, method_id, with_for_update=True)
+        if method is None or method.customer_id != customer_id:
+            raise NotFound(f"no payment method {method_id} for this customer")
+        return method
+
+    def set_default(self, customer_id: str, method_id: str) -> PaymentMethod:
+        with self.sessions.begin() as session:
+            method = self._method(session, customer_id, method_id)
+            session.execute(
+                update(PaymentMethod)
+                .where(PaymentMethod.customer_id == customer_id, PaymentMethod.id != method_id)
+                .values(is_default=False)
+            )
+            method.is_default = True
+        return method
+
+    def remove(self, customer_id: str, method_id: str) -> None:
+        """The processor forgets the method, then this service does. A failed call leaves
+        it here (asking again is safe: a method already forgotten is not an error)."""
+        with self.sessions() as session:
+            method = self._method(session, customer_id, method_id)
+            processor, reference = method.processor, method.processor_payment_method_id
+        self.payments.saved_methods(processor).detach_payment_method(reference)
+        with self.sessions.begin() as session:
+            found = session.get(PaymentMethod, method_id, with_for_update=True)
+            if found is not None:
+                forget(session, found)
+
+    def setup(
+        self, customer_id: str, processor: str, setup_id: str, success_url: str, cancel_url: str
+    ) -> str:
+        """The processor's page where the customer saves a method without paying."""
+        adapter = self.payments.saved_methods(processor)
+        with self.sessions() as session:
+            customer = self._customer(session, customer_id)
+        customer_ref = processor_customer(self.sessions, adapter, customer)
+        checkout = adapter.create_setup(
+            SetupRequest(setup_id, customer_id, customer_ref, success_url, cancel_url)
+        )
+        if checkout.url is None:
+            raise ProcessorError("error", "the processor gave no page to save a method on")
+        return checkout.url
