@@ -50,6 +50,7 @@ PAYPAL = [
     "pp_catalogs_products_v1.json",
     "pp_customer_disputes_v1.json",
     "pp_notifications_webhooks_v1.json",
+    "pp_vault_payment_tokens_v3.json",
 ]
 #: (method, path) of every Square operation the adapter calls.
 SQUARE_OPERATIONS = [
@@ -66,6 +67,11 @@ SQUARE_OPERATIONS = [
     ("post", "/v2/subscriptions/{subscription_id}/cancel"),
     ("post", "/v2/subscriptions/{subscription_id}/swap-plan"),
     ("delete", "/v2/subscriptions/{subscription_id}/actions/{action_id}"),
+    ("post", "/v2/payments"),
+    ("post", "/v2/payments/{payment_id}/complete"),
+    ("post", "/v2/payments/{payment_id}/cancel"),
+    ("post", "/v2/cards"),
+    ("post", "/v2/cards/{card_id}/disable"),
 ]
 #: The webhook event objects Square's adapter reads (`processors/square/events.py`).
 SQUARE_EVENTS = [
@@ -79,6 +85,11 @@ SQUARE_EVENTS = [
     "SubscriptionUpdatedEvent",
     "InvoicePaymentMadeEvent",
     "InvoiceScheduledChargeFailedEvent",
+    "CardCreatedEvent",
+    "CardUpdatedEvent",
+    "CardAutomaticallyUpdatedEvent",
+    "CardDisabledEvent",
+    "CardForgottenEvent",
 ]
 STRIPE_RESOURCES = [
     "billing_portal.session",

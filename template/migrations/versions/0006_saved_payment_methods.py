@@ -1,7 +1,7 @@
 """Saved payment methods and charges without a checkout page: payments may wait for the
 customer's authentication (`requires_action`) or be held for a later capture
 (`authorized`, `capture_method` "manual", `amount_authorized`), and name the saved method
-an off-session charge used.
+an off-session charge used; PayPal customers are linked anew (its vault's ids).
 
 Shipped by the copier-payments template. Never edit a shipped revision: add a new one.
 
@@ -30,6 +30,13 @@ NEW_STATUSES = (
 
 
 def upgrade() -> None:
+    # PayPal's subscriptions linked each customer to our own id, which was never sent to
+    # PayPal; its vault takes a customer id of at most 22 characters, which the adapter now
+    # makes (and links) when one is first needed.
+    op.execute(
+        "DELETE FROM processor_customers "
+        "WHERE processor = 'paypal' AND processor_customer_id = customer_id"
+    )
     with op.batch_alter_table("payments") as batch:
         batch.add_column(
             sa.Column(

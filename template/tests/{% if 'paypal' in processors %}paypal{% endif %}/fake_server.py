@@ -12,6 +12,7 @@ the adapter's allow-list to this server). `plan` scripts the next answers: "500"
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import itertools
 import json
@@ -43,6 +44,8 @@ EVENT_RESOURCES = {
     "PAYMENT.CAPTURE.REFUNDED": ("pp_payments_payment_v2.json", "refund"),
     "PAYMENT.CAPTURE.REVERSED": ("pp_payments_payment_v2.json", "refund"),
     "PAYMENT.CAPTURE.": ("pp_payments_payment_v2.json", "capture-2"),
+    "PAYMENT.AUTHORIZATION.": ("pp_payments_payment_v2.json", "authorization-2"),
+    "VAULT.PAYMENT-TOKEN.": ("pp_vault_payment_tokens_v3.json", "payment_token_response"),
     "PAYMENT.SALE.": ("pp_payments_payment_v1.json", "sale"),
     "CUSTOMER.DISPUTE.": ("pp_customer_disputes_v1.json", "dispute"),
     "BILLING.SUBSCRIPTION.": ("pp_billing_subscriptions_v1.json", "subscription"),
@@ -53,6 +56,11 @@ ADAPTER_CALLS["paypal"] = {
     "orders.get": "payments",
     "orders.capture": "payments",
     "captures.refund": "payments",
+    "orders.authorize": "payments",
+    "authorizations.capture": "payments",
+    "authorizations.void": "payments",
+    "authorizations.get": "payments",
+    "payment-tokens.delete": "payments",
     "verify-webhook-signature.post": "payments",
     "webhooks-events.list": "payments",
     "products.get": "subscriptions",
@@ -186,6 +194,13 @@ class FakePayPal:
         self.refund_refused: str | None = None
         #: The capture of each refund (PayPal shows it as the refund's `up` link).
         self.refunded_capture: dict[str, str] = {}
+        #: Authorizations (intent AUTHORIZE), and the vault's payment tokens.
+        self.authorizations: dict[str, dict[str, Any]] = {}
+        self.tokens: dict[str, dict[str, Any]] = {}
+        #: Tokens whose charges PayPal declines (INSTRUMENT_DECLINED).
+        self.declining: set[str] = set()
+        #: A void answered `204 No Content` (PayPal's minimal answer) instead of the object.
+        self.void_minimal = False
         self.products: dict[str, dict[str, Any]] = {}
         self.plans: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
@@ -215,6 +230,9 @@ class FakePayPal:
             def do_PATCH(self) -> None:
                 fake.handle(self, "PATCH")
 
+            def do_DELETE(self) -> None:
+                fake.handle(self, "DELETE")
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -242,6 +260,22 @@ class FakePayPal:
         """The buyer approves the order at PayPal."""
         with self.lock:
             self.orders[order_id].update(status="APPROVED", update_time=paypal_time())
+
+    def vault(self, customer: str, email: str = "buyer@example.com") -> dict[str, Any]:
+        """PayPal keeps the buyer's wallet for `customer` (a payment with
+        `store_in_vault`): the payment token, as Vault v3 shows it."""
+        token_id = self.new_id("TOKEN")
+        token = {
+            "id": token_id,
+            "customer": {"id": customer},
+            "payment_source": {"paypal": {"email_address": email}},
+            "links": [
+                {"href": f"{self.url}/v3/vault/payment-tokens/{token_id}", "rel": "self"},
+            ],
+        }
+        with self.lock:
+            self.tokens[token_id] = token
+        return token
 
     def cert_url(self, name: str = "CERT-1") -> str:
         return f"{self.url}/v1/notifications/certs/{name}"
@@ -403,9 +437,19 @@ class FakePayPal:
                 return self.error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
             if len(segments) == 5 and segments[4] == "capture":
                 return self.capture(order, scripted)
+            if len(segments) == 5 and segments[4] == "authorize":
+                return self.authorize(order)
             return 200, order
         if segments[:3] == ["v2", "payments", "captures"] and len(segments) == 5:
             return self.refund(segments[3], body)
+        if segments[:3] == ["v2", "payments", "authorizations"] and len(segments) >= 4:
+            return self.authorization(method, segments, body, request)
+        if segments[:3] == ["v3", "vault", "payment-tokens"] and len(segments) == 4:
+            if method == "DELETE":
+                self.tokens.pop(segments[3], None)
+                return 204, {}
+            found = self.tokens.get(segments[3])
+            return (200, found) if found else self.error(404, "RESOURCE_NOT_FOUND")
         if path == "/v1/notifications/verify-webhook-signature":
             return 200, {"verification_status": self.verify(body)}
         if path == "/v1/notifications/webhooks-events":
@@ -422,6 +466,9 @@ class FakePayPal:
         return self.error(404, "RESOURCE_NOT_FOUND")
 
     def create_order(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        vault_id = ((body.get("payment_source") or {}).get("paypal") or {}).get("vault_id")
+        if vault_id is not None:
+            return self.charge_token(body, vault_id)
         order_id = self.new_id("ORDER")
         order = {
             "id": order_id,
@@ -468,6 +515,89 @@ class FakePayPal:
         order["status"] = "COMPLETED"
         unit["payments"] = {"captures": [capture]}
         return 201, order
+
+    def charge_token(self, body: dict[str, Any], vault_id: str) -> tuple[int, dict[str, Any]]:
+        """An order paid with a saved wallet: completed at once (captured or authorized)."""
+        if vault_id not in self.tokens:
+            return self.error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
+        if vault_id in self.declining:
+            return self.error(422, "UNPROCESSABLE_ENTITY", "INSTRUMENT_DECLINED")
+        order_id = self.new_id("ORDER")
+        order = {
+            "id": order_id,
+            "intent": body["intent"],
+            "status": "APPROVED",
+            "purchase_units": copy.deepcopy(body["purchase_units"]),
+            "payment_source": {"paypal": {"email_address": "buyer@example.com"}},
+            "create_time": paypal_time(),
+            "links": [{"href": f"{self.url}/v2/checkout/orders/{order_id}", "rel": "self"}],
+        }
+        self.orders[order_id] = order
+        return self.authorize(order) if body["intent"] == "AUTHORIZE" else self.capture(order, "")
+
+    def authorize(self, order: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if order["status"] == "COMPLETED":
+            return self.error(422, "UNPROCESSABLE_ENTITY", "ORDER_ALREADY_AUTHORIZED")
+        if order["status"] != "APPROVED":
+            return self.error(422, "UNPROCESSABLE_ENTITY", "ORDER_NOT_APPROVED")
+        unit = order["purchase_units"][0]
+        now = datetime.now(UTC)
+        authorization = {
+            "id": self.new_id("AUTH"),
+            "status": "CREATED",
+            "amount": unit["amount"],
+            "custom_id": unit.get("custom_id"),
+            "expiration_time": paypal_time(now + timedelta(days=29)),
+            "create_time": paypal_time(now),
+            "update_time": paypal_time(now),
+        }
+        self.authorizations[authorization["id"]] = {
+            **authorization,
+            "supplementary_data": {"related_ids": {"order_id": order["id"]}},
+        }
+        order["status"] = "COMPLETED"
+        unit["payments"] = {"authorizations": [authorization]}
+        return 201, order
+
+    def authorization(
+        self, method: str, segments: list[str], body: Any, request: BaseHTTPRequestHandler
+    ) -> tuple[int, dict[str, Any]]:
+        """Payments v2's authorizations: read, capture (all or part), void."""
+        held = self.authorizations.get(segments[3])
+        if held is None:
+            return self.error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
+        action = segments[4] if len(segments) > 4 else None
+        if action is None:
+            return 200, held
+        if held["status"] != "CREATED":
+            issue = "AUTHORIZATION_ALREADY_CAPTURED" if held["status"] == "CAPTURED" else None
+            return self.error(422, "UNPROCESSABLE_ENTITY", issue or "PREVIOUSLY_VOIDED")
+        if action == "void":
+            held.update(status="VOIDED", update_time=paypal_time())
+            return (204, {}) if self.void_minimal else (200, held)
+        amount = (body or {}).get("amount") or held["amount"]
+        if cents_of(amount) > cents_of(held["amount"]):
+            return self.error(422, "UNPROCESSABLE_ENTITY", "MAX_CAPTURE_AMOUNT_EXCEEDED")
+        capture = {
+            "id": self.new_id("CAPTURE"),
+            "status": "COMPLETED",
+            "amount": amount,
+            "custom_id": held.get("custom_id"),
+            "invoice_id": (body or {}).get("invoice_id"),
+            "final_capture": True,
+            "create_time": paypal_time(),
+            "update_time": paypal_time(),
+            "supplementary_data": {
+                "related_ids": {
+                    "order_id": held["supplementary_data"]["related_ids"]["order_id"],
+                    "authorization_id": held["id"],
+                }
+            },
+        }
+        self.captures[capture["id"]] = capture
+        partial = cents_of(amount) < cents_of(held["amount"])
+        held.update(status="PARTIALLY_CAPTURED" if partial else "CAPTURED")
+        return 201, capture
 
     def refund(self, capture_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         capture = self.captures.get(capture_id)

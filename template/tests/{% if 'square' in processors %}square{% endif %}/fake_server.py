@@ -38,7 +38,12 @@ ADAPTER_CALLS["square"] = {
     "GetPayment": "payments",
     "RefundPayment": "payments",
     "SearchEvents": "payments",
-    "CreateCustomer": "subscriptions",
+    "CreateCustomer": "payments",
+    "CreateCard": "payments",
+    "DisableCard": "payments",
+    "CreatePayment": "payments",
+    "CompletePayment": "payments",
+    "CancelPayment": "payments",
     "SearchCatalogObjects": "subscriptions",
     "UpsertCatalogObject": "subscriptions",
     "CreateSubscription": "subscriptions",
@@ -96,6 +101,9 @@ class FakeSquare:
         self.payments: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
         self.customers: dict[str, dict[str, Any]] = {}
+        #: Cards on file, and those whose charges Square declines (CARD_DECLINED).
+        self.cards: dict[str, dict[str, Any]] = {}
+        self.declining: set[str] = set()
         self.catalog: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         #: What the events search lists.
@@ -155,6 +163,16 @@ class FakeSquare:
                 "status": "COMPLETED",
                 "amount_money": order["total_money"],
                 "location_id": LOCATION_ID,
+                "source_type": "CARD",
+                "card_details": {
+                    "status": "CAPTURED",
+                    "card": {
+                        "card_brand": "MASTERCARD",
+                        "last_4": "5100",
+                        "exp_month": 6,
+                        "exp_year": 2032,
+                    },
+                },
                 "created_at": square_time(),
                 "updated_at": square_time(),
             }
@@ -275,6 +293,12 @@ class FakeSquare:
             return (200, {"payment": payment}) if payment else self.not_found()
         if path == "/v2/refunds" and method == "POST":
             return self.refund(body)
+        if path == "/v2/payments" and method == "POST":
+            return self.charge(body)
+        if segments[:2] == ["v2", "payments"] and len(segments) == 4:
+            return self.settle(segments[2], segments[3])
+        if segments[:2] == ["v2", "cards"]:
+            return self.card(segments, body)
         if path == "/v2/customers" and method == "POST":
             customer_id = self.new_id("CUST")
             customer = {
@@ -324,6 +348,76 @@ class FakeSquare:
         self.links[link_id] = link
         return 200, {"payment_link": link, "related_resources": {"orders": [order]}}
 
+    def card(self, segments: list[str], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A card on file made from a card payment; or disabled."""
+        if len(segments) == 4 and segments[3] == "disable":
+            found = self.cards.get(segments[2])
+            if found is None:
+                return self.not_found()
+            found["enabled"] = False
+            return 200, {"card": found}
+        paid = self.payments.get(body.get("source_id", ""))
+        if paid is None or paid["status"] != "COMPLETED":
+            return self.error(400, "INVALID_REQUEST_ERROR", "INVALID_CARD")
+        shown = paid["card_details"]["card"]
+        card = {
+            "id": self.new_id("ccof:"),
+            **shown,
+            "customer_id": body["card"]["customer_id"],
+            "reference_id": body["card"].get("reference_id"),
+            "enabled": True,
+            "card_type": "CREDIT",
+            "version": 1,
+        }
+        self.cards[card["id"]] = card
+        return 200, {"card": card}
+
+    def charge(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A payment with a card on file (off-session)."""
+        card = self.cards.get(body.get("source_id", ""))
+        if card is None or not card["enabled"] or card["customer_id"] != body.get("customer_id"):
+            return self.error(400, "INVALID_REQUEST_ERROR", "INVALID_CARD")
+        if card["id"] in self.declining:
+            return self.error(400, "PAYMENT_METHOD_ERROR", "INSUFFICIENT_FUNDS")
+        held = body.get("autocomplete") is False
+        payment = {
+            "id": self.new_id("PAY"),
+            "status": "APPROVED" if held else "COMPLETED",
+            "amount_money": body["amount_money"],
+            "location_id": body["location_id"],
+            "customer_id": body["customer_id"],
+            "reference_id": body.get("reference_id"),
+            "note": body.get("note"),
+            "source_type": "CARD",
+            "card_details": {
+                "status": "AUTHORIZED" if held else "CAPTURED",
+                "card": {k: card[k] for k in ("card_brand", "last_4", "exp_month", "exp_year")},
+            },
+            "version_token": self.new_id("v"),
+            "created_at": square_time(),
+            "updated_at": square_time(),
+        }
+        self.payments[payment["id"]] = payment
+        return 200, {"payment": payment}
+
+    def settle(self, payment_id: str, action: str) -> tuple[int, dict[str, Any]]:
+        """Complete or cancel an APPROVED payment."""
+        payment = self.payments.get(payment_id)
+        if payment is None:
+            return self.not_found()
+        if payment["status"] != "APPROVED":
+            return self.error(400, "INVALID_REQUEST_ERROR", "BAD_REQUEST")
+        done = action == "complete"
+        payment.update(
+            status="COMPLETED" if done else "CANCELED",
+            updated_at=square_time(),
+            card_details={
+                **payment["card_details"],
+                "status": "CAPTURED" if done else "VOIDED",
+            },
+        )
+        return 200, {"payment": payment}
+
     def refund(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         payment = self.payments.get(body.get("payment_id", ""))
         if payment is None:
@@ -335,7 +429,7 @@ class FakeSquare:
         refund = {
             "id": self.new_id("REF"),
             "payment_id": payment["id"],
-            "order_id": payment["order_id"],
+            **({"order_id": payment["order_id"]} if "order_id" in payment else {}),
             "status": "PENDING",
             "amount_money": body["amount_money"],
             "reason": body.get("reason"),

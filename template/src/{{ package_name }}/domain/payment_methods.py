@@ -16,12 +16,19 @@ from collections.abc import Mapping
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..models import Customer, PaymentMethod, ProcessorCustomer
-from ..processors.base import Processor, ProcessorError, SetupRequest, WebhookEvent
-from .customers import processor_customer
+from ..models import Customer, Payment, PaymentMethod, ProcessorCustomer
+from ..processors.base import (
+    KeepRequest,
+    Processor,
+    ProcessorError,
+    SavedMethods,
+    SetupRequest,
+    WebhookEvent,
+)
+from .customers import linked_customer, processor_customer
 from .errors import NotFound
 from .facts import PaymentMethodObserved
-from .payments import Payments
+from .payments import KEEP_METHOD, PAID_STATES, Payments
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,31 @@ def observe(
         value = getattr(fact, name)
         if value is not None:
             setattr(method, name, value)
+
+
+def keep_after_payment(
+    session: Session,
+    event: WebhookEvent,
+    payment: Payment,
+    processors: Mapping[str, Processor],
+) -> None:
+    """A paid checkout that asked to keep its method: where the processor keeps it only
+    when asked after the payment (Square), ask it, once, in the event's transaction (a
+    failed call fails the event, which is retried; the call is idempotent per payment)."""
+    if payment.status not in PAID_STATES or payment.metadata_.get(KEEP_METHOD) != "asked":
+        return
+    adapter = processors.get(payment.processor)
+    if not isinstance(adapter, SavedMethods) or payment.customer_id is None:
+        return
+    customer_ref = linked_customer(session, payment.customer_id, payment.processor)
+    if customer_ref is None or payment.processor_payment_id is None:
+        return
+    kept = adapter.keep_paid_method(
+        KeepRequest(payment.id, payment.processor_payment_id, customer_ref)
+    )
+    if kept is not None:
+        observe(session, event, kept, processors)
+    payment.metadata_ = {**payment.metadata_, KEEP_METHOD: "kept"}
 
 
 def forget(session: Session, method: PaymentMethod) -> None:

@@ -85,6 +85,9 @@ COUNTED_REFUNDS = ("pending", "succeeded")
 #: A processor confirmed another amount or currency than the payment's (its failure code,
 #: its history entry's type and the log's alert).
 AMOUNT_MISMATCH = "amount_mismatch"
+#: `Payment.metadata_` key: the checkout asked to keep its method ("asked"; "kept" once the
+#: processor was asked to, where it keeps it only after the payment: `payment_methods`).
+KEEP_METHOD = "keep_payment_method"
 #: Dispute statuses that keep a payment disputed.
 OPEN_DISPUTES = ("needs_response", "under_review", "lost")
 #: `Session.info` key: the payments the current transaction has locked, by id (held here:
@@ -326,22 +329,26 @@ def require_payment(session: Session, processor: str, ref: PaymentRef, what: str
     return payment
 
 
-def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> None:
-    """What a processor says of a payment, applied through the state machine."""
+def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> Payment | None:
+    """What a processor says of a payment, applied through the state machine; the payment
+    (None: not this service's)."""
     payment = find_payment(session, event.processor, fact.ref)
     if payment is None:
         if fact.unknown == "ignore":
             log.info("payment not made by this service", extra={"event": event.event_id})
-            return
+            return None
         raise PaymentNotKnownYet(f"no payment for {event.type} {event.event_id} yet")
     cause = Cause.of(event)
     if (fact.held or fact.needs_action) and payment.status not in AWAITING:
-        return  # older than what is known: the payment has moved on
+        return payment  # older than what is known: the payment has moved on
     if fact.paid:
         partial_capture(payment, fact.amount, fact.currency)
     if not amount_confirmed(session, payment, fact.amount, fact.currency, cause):
-        return  # recorded and alerted; nothing else this event says is applied
-    if fact.processor_payment_id and payment.processor_payment_id is None:
+        return payment  # recorded and alerted; nothing else this event says is applied
+    if fact.processor_payment_id and (
+        payment.processor_payment_id is None or (fact.paid and payment.status == "authorized")
+    ):
+        # A capture of a hold may be an object of its own (PayPal's): refunds go against it.
         payment.processor_payment_id = fact.processor_payment_id
     if fact.livemode is not None:
         payment.livemode = fact.livemode
@@ -358,16 +365,17 @@ def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> Non
                 event_type=cause.type,
                 processor_event_id=cause.processor_event_id,
             )
-        return
+        return payment
     if fact.held or fact.needs_action:
         to = "authorized" if fact.held else "requires_action"
         wait_or_hold(session, payment, to, cause, fact.action_url)
-        return
+        return payment
     refunded = payment.amount if fact.refunded_in_full else fact.refunded
     if refunded is not None:
         payment.amount_refunded = max(payment.amount_refunded, min(refunded, payment.amount))
     if fact.paid is not None:
         converge(session, payment, cause, paid=fact.paid)
+    return payment
 
 
 def capture_locked(session: Session, payment: Payment, adapter: Processor, event_type: str) -> None:
@@ -557,7 +565,12 @@ class Payments:
         if new.save_payment_method and new.customer_id is None:
             raise Unprocessable("save_payment_method needs the customer_id to keep it for")
         if new.save_payment_method or new.capture == "manual":
-            self.saved_methods(new.processor)  # refused here, before anything is stored
+            keeps = self.saved_methods(new.processor)  # refused here, before anything is stored
+            if new.capture == "manual" and not keeps.manual_checkout:
+                raise Unprocessable(
+                    f"a {new.processor} checkout page captures at once: hold an amount with an "
+                    "off-session charge (POST /api/customers/{id}/charges) instead"
+                )
         with self.sessions.begin() as session:
             payment = session.get(Payment, new.payment_id)
             customer = None
@@ -578,6 +591,7 @@ class Payments:
                         product_key=new.product_key,
                         customer_id=new.customer_id,
                         capture_method=new.capture,
+                        metadata_={KEEP_METHOD: "asked"} if new.save_payment_method else {},
                     ),
                 )
             elif payment.processor_ref is not None and new.mode == "hosted":
@@ -843,8 +857,17 @@ class Payments:
             raise Conflict("the processor has not confirmed this payment yet")
         adapter = self.saved_methods(payment.processor)
         snapshot = adapter.capture_authorized(
-            CaptureRequest(payment.id, payment.processor_payment_id, amount, operation or "all")
+            CaptureRequest(
+                payment.id,
+                payment.processor_payment_id,
+                amount,
+                payment.currency,
+                operation or "all",
+            )
         )
+        if snapshot.status == "succeeded" and snapshot.processor_payment_id:
+            # The capture may be an object of its own (PayPal's): refunds go against it.
+            payment.processor_payment_id = snapshot.processor_payment_id
         apply_payment_snapshot(session, payment, snapshot, "processor.capture")
 
     def cancel(self, payment_id: str) -> Payment:

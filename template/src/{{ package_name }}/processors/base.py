@@ -28,7 +28,7 @@ from importlib import import_module
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from ..domain.facts import Fact
+from ..domain.facts import Fact, PaymentMethodObserved
 
 if TYPE_CHECKING:
     from ..config import ProcessorSettings, Settings
@@ -159,12 +159,23 @@ class ChargeRequest:
 
 
 @dataclass(frozen=True)
+class KeepRequest:
+    """Keep the method a checkout was paid with, where the processor does not keep it
+    during the checkout itself (Square: a card on file made from the payment)."""
+
+    payment_id: str
+    processor_payment_id: str
+    processor_customer_id: str
+
+
+@dataclass(frozen=True)
 class CaptureRequest:
     """Capture what a manually captured payment holds: all of it, or less (`amount`)."""
 
     payment_id: str
     processor_payment_id: str
     amount: int
+    currency: str
     #: Distinguishes one capture attempt from another in the processor's idempotency key.
     operation_id: str
 
@@ -328,8 +339,19 @@ class SavedMethods(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def manual_checkout(self) -> bool:
+        """A checkout page may hold its amount for a later capture (else: charges only)."""
+        ...
+
     def ensure_customer(self, request: CustomerRequest) -> str:
         """The processor's customer for ours, created once (idempotent per customer id)."""
+        ...
+
+    def keep_paid_method(self, request: KeepRequest) -> PaymentMethodObserved | None:
+        """After a checkout that asked to keep its method was paid: what was kept, where
+        the processor keeps it only when asked afterwards (None: the checkout kept it, and
+        the processor's own event says so)."""
         ...
 
     def create_setup(self, request: SetupRequest) -> Checkout:
@@ -367,6 +389,12 @@ class Adapter:
     capture_on_return: ClassVar[bool] = False
     verifies_over_network: ClassVar[bool] = False
     readers: ClassVar[Mapping[str, Reader]] = {}
+    #: Saved methods: a checkout page may hold its amount (`SavedMethods.manual_checkout`).
+    manual_checkout: ClassVar[bool] = True
+
+    def keep_paid_method(self, request: KeepRequest) -> PaymentMethodObserved | None:
+        """Saved methods: the checkout kept the method itself (`SavedMethods`)."""
+        return None
 
     def handles(self, event_type: str) -> bool:
         return event_type in self.readers

@@ -15,11 +15,18 @@
   (`/v1/notifications/verify-webhook-signature`) decides.
 - What the SDK lacks (catalog products, the postback, the events list) goes through PayPal's
   REST API with the SDK's own OAuth token.
+- Saved methods are PayPal's vault (Vault v3 payment tokens): an order asks PayPal to keep
+  the buyer's wallet once paid (`store_in_vault: ON_SUCCESS`, under our customer's id), and
+  an off-session charge is an order paid with the token (`vault_id`), completed at once. A
+  manual capture is an order with intent AUTHORIZE: its approval authorizes it, and the
+  authorization is captured (in full or in part) or voided later. PayPal saves a wallet
+  only during a payment here: a setup without one is refused.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 import zlib
@@ -41,10 +48,14 @@ from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
 from ..base import (
     Adapter,
+    CaptureRequest,
     CatalogItem,
     CatalogRef,
+    ChargeRequest,
     Checkout,
     CheckoutRequest,
+    CustomerRequest,
+    DeclineCode,
     ErrorKind,
     PaymentSnapshot,
     PaymentState,
@@ -53,12 +64,13 @@ from ..base import (
     RefundRequest,
     RefundResult,
     RefundState,
+    SetupRequest,
     WebhookEvent,
     WebhookVerificationError,
     attempt_timeout,
 )
 from . import events
-from .shapes import link, minor_units, order_capture, to_value
+from .shapes import link, minor_units, order_authorization, order_capture, to_value
 
 #: Where PayPal's webhook signing certificates may come from (live and sandbox).
 CERT_URL_PREFIXES: tuple[str, ...] = (
@@ -67,8 +79,22 @@ CERT_URL_PREFIXES: tuple[str, ...] = (
     "https://api.sandbox.paypal.com/v1/notifications/certs/",
     "https://api-m.sandbox.paypal.com/v1/notifications/certs/",
 )
-#: Capture failures the buyer can fix by approving again with another funding source.
-DECLINES = frozenset({"INSTRUMENT_DECLINED", "PAYER_ACTION_REQUIRED", "TRANSACTION_REFUSED"})
+#: Capture failures the buyer can fix by approving again with another funding source, as
+#: the service names them (`base.DeclineCode`).
+DECLINES: dict[str, DeclineCode] = {
+    "INSTRUMENT_DECLINED": "declined",
+    "PAYER_ACTION_REQUIRED": "authentication_required",
+    "TRANSACTION_REFUSED": "declined",
+}
+AUTHORIZATION_STATES: dict[str, PaymentState] = {
+    "CREATED": "authorized",
+    "PENDING": "pending",
+    "CAPTURED": "succeeded",
+    "PARTIALLY_CAPTURED": "succeeded",
+    "VOIDED": "canceled",
+    "EXPIRED": "canceled",
+    "DENIED": "failed",
+}
 CAPTURE_STATES: dict[str, PaymentState] = {
     "COMPLETED": "succeeded",
     "DECLINED": "failed",
@@ -93,9 +119,10 @@ def _issues(exc: ApiException) -> set[str]:
 def _error(status: int, issues: set[str]) -> ProcessorError:
     """Our error for a PayPal answer; the message names the issue, never a credential."""
     named = f" ({', '.join(sorted(issues))})" if issues else ""
-    if issues & DECLINES:
+    declined = sorted(issues & DECLINES.keys())
+    if declined:
         return ProcessorError(
-            "declined", f"PayPal declined the payment{named}", decline_code=min(issues & DECLINES)
+            "declined", f"PayPal declined the payment{named}", decline_code=DECLINES[declined[0]]
         )
     if status in (401, 403):
         return ProcessorError(
@@ -125,6 +152,23 @@ def paypal_errors() -> Iterator[None]:
         raise _error(401, set()) from None
     except requests.RequestException:
         raise ProcessorError("unavailable", "PayPal could not be reached; retry later") from None
+
+
+def order_body(request: CheckoutRequest | ChargeRequest, paypal: dict[str, Any]) -> dict[str, Any]:
+    """An order for one payment of ours (`custom_id`: events name it), paid with `paypal`
+    (the buyer's approval, or a saved wallet); held (AUTHORIZE) for a manual capture."""
+    return {
+        "intent": "AUTHORIZE" if request.capture == "manual" else "CAPTURE",
+        "purchase_units": [
+            {
+                "reference_id": request.payment_id,
+                "custom_id": request.payment_id,
+                "description": request.description[:127],
+                "amount": to_value(request.amount, request.currency),
+            }
+        ],
+        "payment_source": {"paypal": paypal},
+    }
 
 
 class _Headers:
@@ -244,18 +288,17 @@ class PayPalProcessor(Adapter):
         }
         if request.customer_email:
             paypal["email_address"] = request.customer_email
-        body = {
-            "intent": "CAPTURE",
-            "purchase_units": [
-                {
-                    "reference_id": request.payment_id,
-                    "custom_id": request.payment_id,
-                    "description": request.description[:127],
-                    "amount": to_value(request.amount, request.currency),
-                }
-            ],
-            "payment_source": {"paypal": paypal},
-        }
+        if request.save_payment_method and request.processor_customer_id:
+            paypal["attributes"] = {
+                "customer": {"id": request.processor_customer_id},
+                "vault": {
+                    "store_in_vault": "ON_SUCCESS",
+                    "usage_type": "MERCHANT",
+                    "customer_type": "CONSUMER",
+                    "permit_multiple_payment_tokens": True,
+                },
+            }
+        body = order_body(request, paypal)
         order = self.call(
             self.client.orders.create_order,
             body=body,
@@ -269,21 +312,40 @@ class PayPalProcessor(Adapter):
 
     def _snapshot(self, order: Mapping[str, Any]) -> PaymentSnapshot:
         capture = order_capture(order) or {}
+        authorization = {} if capture else order_authorization(order) or {}
         units = order.get("purchase_units") or [{}]
-        amount = capture.get("amount") or units[0].get("amount") or {}
+        amount = capture.get("amount") or authorization.get("amount") or units[0].get("amount")
+        amount = amount or {}
         status: PaymentState = "pending"
         if order.get("status") == "VOIDED":
             status = "canceled"
         elif capture:
             status = CAPTURE_STATES.get(str(capture.get("status")), "pending")
+        elif authorization:
+            status = AUTHORIZATION_STATES.get(str(authorization.get("status")), "pending")
+        found = capture or authorization
         return PaymentSnapshot(
             processor_ref=str(order["id"]),
             status=status,
             amount=minor_units(amount),
             currency=str(amount.get("currency_code", "")).lower(),
-            processor_payment_id=capture.get("id"),
+            processor_payment_id=found.get("id"),
             livemode=self.environment == "live",
-            failure_code=(capture.get("status_details") or {}).get("reason"),
+            failure_code=(found.get("status_details") or {}).get("reason"),
+        )
+
+    def _payment_snapshot(self, payment_id: str, payment: Mapping[str, Any]) -> PaymentSnapshot:
+        """An authorization or a capture (Payments v2: a capture has `final_capture`) as a
+        payment."""
+        amount = payment.get("amount") or {}
+        states = CAPTURE_STATES if "final_capture" in payment else AUTHORIZATION_STATES
+        return PaymentSnapshot(
+            processor_ref=payment_id,
+            status=states.get(str(payment.get("status")), "pending"),
+            amount=minor_units(amount),
+            currency=str(amount.get("currency_code", "")).lower(),
+            processor_payment_id=str(payment["id"]),
+            livemode=self.environment == "live",
         )
 
     def retrieve_payment(self, processor_ref: str) -> PaymentSnapshot:
@@ -306,16 +368,21 @@ class PayPalProcessor(Adapter):
                 f"the PayPal order is {status}: the buyer has not approved it (ORDER_NOT_APPROVED)",
             )
         approval = order.get("update_time") or order.get("create_time") or "approved"
+        # An AUTHORIZE order's approval is authorized (held), not captured.
+        held = order.get("intent") == "AUTHORIZE"
         options = {
             "id": processor_ref,
-            "paypal_request_id": f"{processor_ref}:capture:{approval}",
+            "paypal_request_id": f"{processor_ref}:{'authorize' if held else 'capture'}:{approval}",
             "prefer": "return=representation",
         }
         with paypal_errors():
             try:
-                response = self.client.orders.capture_order(options)
+                if held:
+                    response = self.client.orders.authorize_order(options)
+                else:
+                    response = self.client.orders.capture_order(options)
             except ApiException as exc:
-                if "ORDER_ALREADY_CAPTURED" not in _issues(exc):
+                if not {"ORDER_ALREADY_CAPTURED", "ORDER_ALREADY_AUTHORIZED"} & _issues(exc):
                     raise
                 response = self.client.orders.get_order({"id": processor_ref})
         return self._snapshot(json.loads(response.text))
@@ -339,6 +406,65 @@ class PayPalProcessor(Adapter):
             processor_refund_id=str(refund["id"]),
             status=REFUND_STATES.get(str(refund.get("status")), "pending"),
         )
+
+    # -- saved methods (the vault), held amounts -------------------------------------------
+
+    def ensure_customer(self, request: CustomerRequest) -> str:
+        """PayPal's vault takes the merchant's own customer id (up to 22 letters, digits,
+        `_` and `-`), and makes the customer when it first keeps a method: no call."""
+        digest = hashlib.sha256(request.customer_id.encode()).digest()
+        return "c" + base64.b32encode(digest).decode().lower().rstrip("=")[:21]
+
+    def create_setup(self, request: SetupRequest) -> Checkout:
+        raise ProcessorError(
+            "invalid_request",
+            "PayPal keeps a wallet during a payment: use save_payment_method on a checkout",
+        )
+
+    def charge_saved(self, request: ChargeRequest) -> PaymentSnapshot:
+        body = order_body(request, {"vault_id": request.processor_payment_method_id})
+        order = self.call(
+            self.client.orders.create_order,
+            body=body,
+            paypal_request_id=f"{request.payment_id}:charge",
+            prefer="return=representation",
+        )
+        return self._snapshot(order)
+
+    def capture_authorized(self, request: CaptureRequest) -> PaymentSnapshot:
+        capture = self.call(
+            self.client.payments.capture_authorized_payment,
+            authorization_id=request.processor_payment_id,
+            body={
+                "amount": to_value(request.amount, request.currency),
+                "final_capture": True,  # the rest of the hold is released
+                "invoice_id": request.payment_id,
+            },
+            paypal_request_id=f"{request.payment_id}:capture:{request.operation_id}",
+            prefer="return=representation",
+        )
+        return self._payment_snapshot(request.payment_id, capture)
+
+    def cancel_authorized(self, payment_id: str, processor_payment_id: str) -> PaymentSnapshot:
+        voided = self.call(
+            self.client.payments.void_payment,
+            authorization_id=processor_payment_id,
+            paypal_request_id=f"{payment_id}:void",
+            prefer="return=representation",
+        )
+        if not voided:  # 204: voided, nothing to show
+            voided = self.call(
+                self.client.payments.get_authorized_payment, authorization_id=processor_payment_id
+            )
+        return self._payment_snapshot(payment_id, voided)
+
+    def detach_payment_method(self, processor_payment_method_id: str) -> None:
+        with paypal_errors():
+            try:
+                self.client.vault.delete_payment_token(processor_payment_method_id)
+            except ApiException as exc:
+                if exc.response_code != 404:  # forgotten already
+                    raise
 
     # -- webhooks ----------------------------------------------------------------------------
 

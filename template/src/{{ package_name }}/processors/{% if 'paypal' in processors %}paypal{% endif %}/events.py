@@ -9,6 +9,10 @@
   count twice; `REVERSED` (PayPal took the funds back) counts as refunded in full.
 - `CUSTOMER.DISPUTE.*`: the dispute keeps its newest state (the dispute's `update_time`).
 - Objects name our payment by `custom_id` (set on the order), the capture, or the order.
+- `PAYMENT.AUTHORIZATION.CREATED`: an AUTHORIZE order is held (`authorized`);
+  `.VOIDED`: the hold was released (voided, or expired): the payment is canceled.
+- `VAULT.PAYMENT-TOKEN.CREATED` / `.DELETED`: a wallet or card PayPal keeps for a customer
+  (its token, and for a card the brand, last four and expiry), or no longer keeps.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ from ...domain.facts import (
     DisputeObserved,
     DisputeStatus,
     Fact,
+    PaymentMethodObserved,
     PaymentObserved,
     PaymentRef,
     RefundObserved,
 )
-from ..base import Reader, WebhookEvent
+from ..base import Reader, WebhookEvent, shown_card
 from .shapes import link, minor_units, order_custom_id, paypal_time
 
 DISPUTE_STATUSES: dict[str, DisputeStatus] = {
@@ -115,6 +120,57 @@ def capture_denied(event: WebhookEvent) -> list[Fact]:
     return [PaymentObserved(captured(event.data), ended="failed", failure_code="capture_denied")]
 
 
+def authorized(authorization: Mapping[str, Any]) -> PaymentRef:
+    return PaymentRef(
+        payment_id=text(authorization.get("custom_id")),
+        processor_payment_id=text(authorization.get("id")),
+        processor_ref=order_of(authorization),
+    )
+
+
+def authorization_created(event: WebhookEvent) -> list[Fact]:
+    data = event.data
+    if data.get("status") != "CREATED":
+        return []  # captured or voided since: their own events say so
+    amount = data.get("amount") or {}
+    return [
+        PaymentObserved(
+            authorized(data),
+            held=True,
+            processor_payment_id=text(data.get("id")),
+            amount=minor_units(amount) if amount else None,
+            currency=text(amount.get("currency_code")),
+        )
+    ]
+
+
+def authorization_voided(event: WebhookEvent) -> list[Fact]:
+    return [PaymentObserved(authorized(event.data), ended="canceled")]
+
+
+def token_created(event: WebhookEvent) -> list[Fact]:
+    token = event.data
+    customer = text((token.get("customer") or {}).get("id"))
+    if customer is None or not text(token.get("id")):
+        return []
+    source = token.get("payment_source") or {}
+    card = source.get("card") or {}
+    year, _, month = str(card.get("expiry") or "").partition("-")
+    shown = shown_card(
+        kind="card" if card else next(iter(source), None),
+        brand=card.get("brand"),
+        last4=card.get("last_digits"),
+        exp_month=int(month) if month.isdigit() else None,
+        exp_year=int(year) if year.isdigit() else None,
+    )
+    return [PaymentMethodObserved(str(token["id"]), customer, **shown)]
+
+
+def token_deleted(event: WebhookEvent) -> list[Fact]:
+    token_id = text(event.data.get("id"))
+    return [PaymentMethodObserved(token_id, None, removed=True)] if token_id else []
+
+
 def capture_refunded(event: WebhookEvent) -> list[Fact]:
     refund = event.data
     facts: list[Fact] = []
@@ -171,6 +227,10 @@ READERS: dict[str, Reader] = {
     "PAYMENT.CAPTURE.DENIED": capture_denied,
     "PAYMENT.CAPTURE.REFUNDED": capture_refunded,
     "PAYMENT.CAPTURE.REVERSED": capture_refunded,
+    "PAYMENT.AUTHORIZATION.CREATED": authorization_created,
+    "PAYMENT.AUTHORIZATION.VOIDED": authorization_voided,
+    "VAULT.PAYMENT-TOKEN.CREATED": token_created,
+    "VAULT.PAYMENT-TOKEN.DELETED": token_deleted,
     "CUSTOMER.DISPUTE.CREATED": dispute,
     "CUSTOMER.DISPUTE.UPDATED": dispute,
     "CUSTOMER.DISPUTE.RESOLVED": dispute,

@@ -64,3 +64,10 @@ def order_capture(order: Mapping[str, Any]) -> Mapping[str, Any] | None:
     units = order.get("purchase_units") or [{}]
     captures = (units[0].get("payments") or {}).get("captures") or []
     return captures[0] if captures else None
+
+
+def order_authorization(order: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The order's authorization (intent AUTHORIZE), once authorized."""
+    units = order.get("purchase_units") or [{}]
+    held = (units[0].get("payments") or {}).get("authorizations") or []
+    return held[0] if held else None

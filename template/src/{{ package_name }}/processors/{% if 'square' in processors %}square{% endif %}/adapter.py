@@ -12,6 +12,12 @@
   `x-square-hmacsha256-signature`, checked by the SDK's own `verify_signature`. The URL is
   built from `PUBLIC_BASE_URL`, never from the request. There is no timestamp: the inbox's
   dedup by event id carries the whole load.
+- Saved methods are cards on file: a payment link cannot keep a card, so once a checkout
+  that asked to keep it is paid, the card is made from the payment (`CreateCard` with the
+  payment as its source). An off-session charge is `CreatePayment` with the card, marked
+  merchant-initiated; a held one is not autocompleted (`APPROVED`), then completed or
+  canceled. Square completes what it holds (no partial capture here), has no page to save
+  a card without paying, and its payment links capture at once.
 """
 
 from __future__ import annotations
@@ -24,29 +30,44 @@ from typing import Any, ClassVar
 from square import Square
 from square.environment import SquareEnvironment
 
+from ...domain.facts import PaymentMethodObserved
 from ..base import (
     Adapter,
+    CaptureRequest,
     CatalogItem,
     CatalogRef,
+    ChargeRequest,
     Checkout,
     CheckoutRequest,
+    CustomerRequest,
+    KeepRequest,
     PaymentSnapshot,
     PaymentState,
+    ProcessorError,
     Reader,
     RefundRequest,
     RefundResult,
     RefundState,
+    SetupRequest,
     WebhookEvent,
     WebhookVerificationError,
     attempt_timeout,
 )
 from . import events
 from .errors import as_json, square_errors
+from .events import card_observed
 
 #: The Square API version this adapter is written and tested against (`Square-Version`).
 SQUARE_API_VERSION = "2026-09-16"
 #: The SDK's own retries of 408, 409, 429 and 5xx (its default): they share the time budget.
 SDK_RETRIES = 2
+#: A Square payment's status, as a payment's.
+PAYMENT_STATES: dict[str, PaymentState] = {
+    "COMPLETED": "succeeded",
+    "APPROVED": "authorized",
+    "FAILED": "failed",
+    "CANCELED": "canceled",
+}
 REFUND_STATES: dict[str, RefundState] = {
     "COMPLETED": "succeeded",
     "REJECTED": "failed",
@@ -57,6 +78,7 @@ REFUND_STATES: dict[str, RefundState] = {
 class SquareProcessor(Adapter):
     name = "square"
     readers: ClassVar[Mapping[str, Reader]] = events.READERS
+    manual_checkout = False
 
     def __init__(
         self,
@@ -93,6 +115,8 @@ class SquareProcessor(Adapter):
                     "location_id": self.location_id,
                     "reference_id": request.payment_id,
                     "metadata": {"payment_id": request.payment_id},
+                    **({"customer_id": request.processor_customer_id}
+                       if request.processor_customer_id else {}),
                     "line_items": [
                         {
                             "name": request.description[:512],
@@ -158,6 +182,88 @@ class SquareProcessor(Adapter):
             processor_refund_id=str(refund["id"]),
             status=REFUND_STATES.get(str(refund.get("status")), "pending"),
         )
+
+    # -- saved methods (cards on file), held amounts -----------------------------------------
+
+    def ensure_customer(self, request: CustomerRequest) -> str:
+        if request.email is None:  # Square needs a way to reach its customer
+            raise ProcessorError(
+                "invalid_request", "Square customers need the customer's email address"
+            )
+        with square_errors():
+            answer = self.client.customers.create(
+                idempotency_key=f"{request.customer_id}:customer",
+                email_address=request.email,
+                reference_id=request.customer_id,
+            )
+        return str((as_json(answer).get("customer") or {})["id"])
+
+    def keep_paid_method(self, request: KeepRequest) -> PaymentMethodObserved | None:
+        """A card on file made from the paid checkout's payment."""
+        with square_errors():
+            answer = self.client.cards.create(
+                idempotency_key=f"{request.payment_id}:card",
+                source_id=request.processor_payment_id,
+                card={
+                    "customer_id": request.processor_customer_id,
+                    "reference_id": request.payment_id,
+                },
+            )
+        return card_observed(as_json(answer).get("card") or {})
+
+    def create_setup(self, request: SetupRequest) -> Checkout:
+        raise ProcessorError(
+            "invalid_request",
+            "Square has no page to save a card without paying: use save_payment_method on a "
+            "checkout",
+        )
+
+    def _payment(self, payment: Mapping[str, Any]) -> PaymentSnapshot:
+        money = payment.get("amount_money") or {}
+        return PaymentSnapshot(
+            processor_ref=str(payment["id"]),
+            status=PAYMENT_STATES.get(str(payment.get("status")), "pending"),
+            amount=int(money.get("amount") or 0),
+            currency=str(money.get("currency", "")).lower(),
+            processor_payment_id=str(payment["id"]),
+            livemode=self.live,
+        )
+
+    def charge_saved(self, request: ChargeRequest) -> PaymentSnapshot:
+        with square_errors():
+            answer = self.client.payments.create(
+                source_id=request.processor_payment_method_id,
+                idempotency_key=f"{request.payment_id}:charge",
+                amount_money={"amount": request.amount, "currency": request.currency.upper()},
+                customer_id=request.processor_customer_id,
+                location_id=self.location_id,
+                reference_id=request.payment_id,
+                note=request.description[:500],
+                autocomplete=request.capture == "automatic",
+                customer_details={"customer_initiated": False, "seller_keyed_in": False},
+            )
+        return self._payment(as_json(answer).get("payment") or {})
+
+    def capture_authorized(self, request: CaptureRequest) -> PaymentSnapshot:
+        with square_errors():
+            held = as_json(self.client.payments.get(request.processor_payment_id))
+        money = (held.get("payment") or {}).get("amount_money") or {}
+        if int(money.get("amount") or 0) != request.amount:
+            raise ProcessorError(
+                "invalid_request", "Square completes what it holds: capture all of it, or cancel"
+            )
+        with square_errors():
+            answer = self.client.payments.complete(payment_id=request.processor_payment_id)
+        return self._payment(as_json(answer).get("payment") or {})
+
+    def cancel_authorized(self, payment_id: str, processor_payment_id: str) -> PaymentSnapshot:
+        with square_errors():
+            answer = self.client.payments.cancel(payment_id=processor_payment_id)
+        return self._payment(as_json(answer).get("payment") or {})
+
+    def detach_payment_method(self, processor_payment_method_id: str) -> None:
+        with square_errors():
+            self.client.cards.disable(card_id=processor_payment_method_id)
 
     # -- webhooks ----------------------------------------------------------------------------
 

@@ -9,7 +9,22 @@ from typing import Any
 import httpx
 from square.core.api_error import ApiError
 
-from ..base import ProcessorError
+from ..base import DeclineCode, ProcessorError
+
+#: Square's decline codes (PAYMENT_METHOD_ERROR), as the service names them
+#: (`base.DeclineCode`); any other is "declined".
+DECLINES: dict[str, DeclineCode] = {
+    "INSUFFICIENT_FUNDS": "insufficient_funds",
+    "TRANSACTION_LIMIT": "insufficient_funds",
+    "CARD_EXPIRED": "expired_card",
+    "INVALID_EXPIRATION": "incorrect_card_data",
+    "CVV_FAILURE": "incorrect_card_data",
+    "ADDRESS_VERIFICATION_FAILURE": "incorrect_card_data",
+    "INVALID_POSTAL_CODE": "incorrect_card_data",
+    "CARD_NOT_SUPPORTED": "payment_method_unusable",
+    "CARD_DECLINED_VERIFICATION_REQUIRED": "authentication_required",
+    "TEMPORARY_ERROR": "try_again_later",
+}
 
 
 def as_json(model: Any) -> dict[str, Any]:
@@ -30,7 +45,9 @@ def square_errors() -> Iterator[None]:
         declines = [str(e.code) for e in exc.errors if e.category == "PAYMENT_METHOD_ERROR"]
         if declines:
             raise ProcessorError(
-                "declined", f"Square declined the payment{named}", decline_code=declines[0]
+                "declined",
+                f"Square declined the payment{named}",
+                decline_code=DECLINES.get(declines[0], "declined"),
             ) from None
         if status in (401, 403):
             raise ProcessorError(

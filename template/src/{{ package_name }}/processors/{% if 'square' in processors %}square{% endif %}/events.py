@@ -12,6 +12,10 @@
 - `refund.created` / `refund.updated`: our refund (by Square's id) becomes final.
 - `dispute.created` / `dispute.state.updated`: the dispute keeps its newest state (its
   `updated_at`).
+- A payment of an off-session charge (no order: our payment id is its `reference_id`):
+  `APPROVED` holds it (`authorized`), `FAILED` and `CANCELED` end it.
+- `card.created` / `.updated` / `.automatically_updated`: a card on file of a customer (its
+  id, brand, last four, expiry); `card.disabled` / `.forgotten`: no longer kept.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ from ...domain.facts import (
     DisputeStatus,
     Fact,
     FinalRefundStatus,
+    PaymentMethodObserved,
     PaymentObserved,
     PaymentRef,
     RefundObserved,
 )
-from ..base import Reader, WebhookEvent, WebhookVerificationError
+from ..base import Reader, WebhookEvent, WebhookVerificationError, shown_card
 from .shapes import amount_of, square_time
 
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
@@ -89,8 +94,37 @@ def text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def charge_changed(square: Mapping[str, Any]) -> list[Fact]:
+    """A payment of an off-session charge of ours (no payment link, no order)."""
+    ref = PaymentRef(
+        payment_id=text(square.get("reference_id")), processor_payment_id=text(square.get("id"))
+    )
+    status = square.get("status")
+    money = square.get("amount_money") or {}
+    amount, currency = amount_of(money), text(money.get("currency"))
+    if status == "APPROVED":
+        return [PaymentObserved(ref, held=True, unknown="ignore", amount=amount, currency=currency)]
+    if status == "FAILED":
+        return [PaymentObserved(ref, ended="failed", unknown="ignore")]
+    if status == "CANCELED":
+        return [PaymentObserved(ref, ended="canceled", unknown="ignore")]
+    paid = status == "COMPLETED"
+    return [
+        PaymentObserved(
+            ref,
+            paid=paid,
+            refunded=amount_of(square.get("refunded_money")),
+            unknown="ignore",
+            amount=amount if paid else None,
+            currency=currency if paid else None,
+        )
+    ]
+
+
 def payment_changed(event: WebhookEvent) -> list[Fact]:
     square = event.data.get("payment") or {}
+    if not square.get("order_id") and square.get("reference_id"):
+        return charge_changed(square)
     ref = PaymentRef(processor_ref=text(square.get("order_id")),
                      processor_payment_id=text(square.get("id")))  # fmt: skip
     status = square.get("status")
@@ -145,6 +179,33 @@ def dispute(event: WebhookEvent) -> list[Fact]:
     ]
 
 
+def card_observed(card: Mapping[str, Any]) -> PaymentMethodObserved | None:
+    """A card on file, as a saved method (nothing if it names no customer)."""
+    card_id, customer = text(card.get("id")), text(card.get("customer_id"))
+    if card_id is None or customer is None:
+        return None
+    if card.get("enabled") is False:
+        return PaymentMethodObserved(card_id, customer, removed=True)
+    shown = shown_card(
+        kind="card",
+        brand=card.get("card_brand"),
+        last4=card.get("last_4"),
+        exp_month=card.get("exp_month"),
+        exp_year=card.get("exp_year"),
+    )
+    return PaymentMethodObserved(card_id, customer, **shown)
+
+
+def card_changed(event: WebhookEvent) -> list[Fact]:
+    found = card_observed(event.data.get("card") or {})
+    return [found] if found is not None else []
+
+
+def card_gone(event: WebhookEvent) -> list[Fact]:
+    card_id = text((event.data.get("card") or {}).get("id"))
+    return [PaymentMethodObserved(card_id, None, removed=True)] if card_id else []
+
+
 #: Event type -> reader: the payment events Square's adapter handles (`events.json`).
 READERS: dict[str, Reader] = {
     "payment.created": payment_changed,
@@ -153,4 +214,9 @@ READERS: dict[str, Reader] = {
     "refund.updated": refund_changed,
     "dispute.created": dispute,
     "dispute.state.updated": dispute,
+    "card.created": card_changed,
+    "card.updated": card_changed,
+    "card.automatically_updated": card_changed,
+    "card.disabled": card_gone,
+    "card.forgotten": card_gone,
 }
