@@ -7,8 +7,8 @@ processors. Its state lives in memory: it is a stand-in, not a ledger.
 
 Saved methods work the same way: a checkout that keeps the method, or a setup page, saves
 a fake Visa ending 4242. Off-session charges answer by amount, as the processors' test
-cards do by number (`TEST_AMOUNTS`): an amount ending in 402 is declined for insufficient
-funds, one ending in 403 asks for authentication (completed on the fake page).
+cards do by number: an amount ending in 402 is declined for insufficient funds, one
+ending in 403 asks for authentication (completed on the fake page).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ Outcome = Literal["succeed", "decline", "authentication_failed"]
 #: A signed delivery: (body, headers).
 Delivery = tuple[bytes, dict[str, str]]
 #: Off-session charges by the last three digits of their amount (any other succeeds).
-TEST_AMOUNTS = {402: "declined (insufficient funds)", 403: "asks for authentication"}
+DECLINED, AUTHENTICATE = 402, 403
 
 
 class Purchase(Protocol):
@@ -232,14 +232,14 @@ class FakeProcessor(Adapter):
             charge = self.charges.get(ref)  # the same payment again: the same answer
             if charge is None:
                 outcome = request.amount % 1000
-                if outcome == 402:
+                if outcome == DECLINED:
                     raise ProcessorError(
                         "declined",
                         "The card has insufficient funds.",
                         decline_code="insufficient_funds",
                     )
                 status: PaymentState = "authorized" if request.capture == "manual" else "succeeded"
-                if outcome == 403:
+                if outcome == AUTHENTICATE:
                     status = "requires_action"
                 charge = FakeCharge(ref, request, status, request.amount)
                 self.charges[ref] = charge
