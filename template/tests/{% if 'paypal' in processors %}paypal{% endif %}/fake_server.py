@@ -61,6 +61,8 @@ ADAPTER_CALLS["paypal"] = {
     "authorizations.void": "payments",
     "authorizations.get": "payments",
     "payment-tokens.delete": "payments",
+    "setup-tokens.create": "payments",
+    "payment-tokens.create": "payments",
     "verify-webhook-signature.post": "payments",
     "webhooks-events.list": "payments",
     "products.get": "subscriptions",
@@ -74,6 +76,12 @@ ADAPTER_CALLS["paypal"] = {
     "subscriptions.activate": "subscriptions",
     "subscriptions.cancel": "subscriptions",
 }
+#: Where PayPal's published specs lag behind PayPal: what they would call a violation that
+#: PayPal's own SDK sends. Vault v3's file (2024) lists only BILLING_AGREEMENT as a token's
+#: `type`; a setup token is made a payment token with `SETUP_TOKEN`, which the official SDK
+#: has (`paypalserversdk.models.vault_token_request_type.VaultTokenRequestType`) and PayPal's
+#: "save payment methods" guide uses.
+SPEC_LAGS = ("SETUP_TOKEN",)
 #: Not in the OpenAPI files: OAuth (the SDK's own) and the signing certificates.
 UNSPECIFIED = ("/v1/oauth2/token", "/v1/notifications/certs/")
 
@@ -197,6 +205,8 @@ class FakePayPal:
         #: Authorizations (intent AUTHORIZE), and the vault's payment tokens.
         self.authorizations: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, dict[str, Any]] = {}
+        #: Setup tokens, and whether the buyer approved each.
+        self.setup_tokens: dict[str, dict[str, Any]] = {}
         #: Tokens whose charges PayPal declines (INSTRUMENT_DECLINED).
         self.declining: set[str] = set()
         #: A void answered `204 No Content` (PayPal's minimal answer) instead of the object.
@@ -276,6 +286,50 @@ class FakePayPal:
         with self.lock:
             self.tokens[token_id] = token
         return token
+
+    def approve_setup(self, token_id: str) -> None:
+        """The buyer approves the setup token at PayPal."""
+        with self.lock:
+            self.setup_tokens[token_id]["status"] = "APPROVED"
+
+    def setup_token(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        token_id = self.new_id("SETUP")
+        token: dict[str, Any] = {
+            "id": token_id,
+            "customer": body.get("customer") or {"id": self.new_id("C")},
+            "status": "PAYER_ACTION_REQUIRED",
+            "payment_source": {"paypal": {}},
+            "links": [
+                {
+                    "href": f"https://www.sandbox.paypal.test/agreements/approve?approval_session_id={token_id}",
+                    "rel": "approve",
+                    "method": "GET",
+                },
+                {"href": f"{self.url}/v3/vault/setup-tokens/{token_id}", "rel": "self"},
+            ],
+        }
+        self.setup_tokens[token_id] = token
+        return 201, token
+
+    def payment_token(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A payment token from an approved setup token."""
+        source = (body.get("payment_source") or {}).get("token") or {}
+        setup = self.setup_tokens.get(str(source.get("id")))
+        if setup is None:
+            return self.error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
+        if setup["status"] != "APPROVED":
+            return self.error(422, "UNPROCESSABLE_ENTITY")  # (Vault v3 lists no issue for it)
+        token_id = self.new_id("TOKEN")
+        token = {
+            "id": token_id,
+            "customer": setup["customer"],
+            "payment_source": {"paypal": {"email_address": "buyer@example.com"}},
+            "links": [
+                {"href": f"{self.url}/v3/vault/payment-tokens/{token_id}", "rel": "self"},
+            ],
+        }
+        self.tokens[token_id] = token
+        return 201, token
 
     def cert_url(self, name: str = "CERT-1") -> str:
         return f"{self.url}/v1/notifications/certs/{name}"
@@ -376,6 +430,7 @@ class FakePayPal:
                 )
         except AssertionError as unknown:
             found = [str(unknown)]
+        found = [f for f in found if not any(f'"{lag}"' in f for lag in SPEC_LAGS)]
         with self.lock:
             self.violations += found
 
@@ -444,6 +499,10 @@ class FakePayPal:
             return self.refund(segments[3], body)
         if segments[:3] == ["v2", "payments", "authorizations"] and len(segments) >= 4:
             return self.authorization(method, segments, body, request)
+        if path == "/v3/vault/setup-tokens" and method == "POST":
+            return self.setup_token(body)
+        if path == "/v3/vault/payment-tokens" and method == "POST":
+            return self.payment_token(body)
         if segments[:3] == ["v3", "vault", "payment-tokens"] and len(segments) == 4:
             if method == "DELETE":
                 self.tokens.pop(segments[3], None)

@@ -7,14 +7,16 @@
   processor forgets it first).
 - `POST /api/customers/{id}/charges`: an off-session charge of the default (or given)
   method, under a required `Idempotency-Key`: a retry never charges twice.
+- `GET /payment-methods/setup/complete`: where PayPal returns the customer after they
+  approved a setup, which the service completes before sending them on (a signed link).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 
@@ -24,6 +26,7 @@ from ..domain.payment_methods import Wallet
 from ..domain.payments import NewCharge
 from ..domain.views import payment_method_view, payment_view
 from ..errors import ERROR_RESPONSES, ApiError
+from ..links import SetupReturns
 from .deps import IdempotencyDep, PaymentsDep, Services, SettingsDep
 from .fields import PathId
 from .idempotent import idempotent
@@ -34,6 +37,8 @@ router = APIRouter(
     tags=["payment methods"],
     dependencies=[Depends(require_api_token)],
 )
+#: Where a processor returns the customer to (a browser, not the merchant: no token).
+pages = APIRouter(include_in_schema=False)
 #: An absolute http(s) URL (where a processor sends the customer back).
 URL_PATTERN = r"^https?://[^\s]+$"
 URL_LENGTH = 2048
@@ -48,8 +53,11 @@ WalletDep = Annotated[Wallet, Depends(_wallet)]
 
 
 def install(app: FastAPI, services: Services) -> None:
-    app.state.wallet = Wallet(services.sessions, services.payments)
+    returns = SetupReturns.of(services.settings)
+    app.state.wallet = Wallet(services.sessions, services.payments, returns.make)
+    app.state.setup_returns = returns
     app.include_router(router, responses=ERROR_RESPONSES)
+    app.include_router(pages)
 
 
 class SetupBody(BaseModel):
@@ -167,3 +175,22 @@ def charge(
         return 201, payment_view(payment)
 
     return idempotent(request, keys, body, run)
+
+
+@pages.get("/payment-methods/setup/complete")
+def complete_setup(
+    request: Request,
+    wallet: WalletDep,
+    processor: Annotated[str, Query(max_length=limits.PROCESSOR)],
+    next_url: Annotated[str, Query(alias="next", max_length=URL_LENGTH)],
+    expires: Annotated[str, Query(max_length=12)],
+    signature: Annotated[str, Query(max_length=64)],
+    approval_token_id: Annotated[str, Query(max_length=255, pattern=r"^[0-9A-Za-z_-]+$")],
+) -> Response:
+    """The customer approved the setup at the processor: keep the method, then on to the
+    merchant's page (only the one this service signed: never an open redirect)."""
+    returns: SetupReturns = request.app.state.setup_returns
+    if not returns.opens(processor, next_url, expires, signature):
+        raise ApiError(403, "invalid_link", "this link is invalid or has expired")
+    wallet.complete_setup(processor, approval_token_id)
+    return RedirectResponse(next_url, status_code=303)

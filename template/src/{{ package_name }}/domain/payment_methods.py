@@ -11,7 +11,7 @@ processor forgets it first, then this service).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +26,7 @@ from ..processors.base import (
     WebhookEvent,
 )
 from .customers import linked_customer, processor_customer
-from .errors import NotFound
+from .errors import NotFound, Unprocessable
 from .facts import PaymentMethodObserved
 from .payments import KEEP_METHOD, PAID_STATES, Payments
 
@@ -39,13 +39,18 @@ def observe(
     fact: PaymentMethodObserved,
     _: Mapping[str, Processor],
 ) -> None:
+    """A method the processor's event says it keeps, or no longer keeps."""
+    record(session, event.processor, fact, event.event_id)
+
+
+def record(session: Session, processor: str, fact: PaymentMethodObserved, source: str) -> None:
     """A method the processor keeps (recorded, or its display data brought up to date), or
     no longer keeps (removed here too). A method of a customer this service does not know
-    is not this service's: ignored."""
+    is not this service's: ignored (`source`, the event or call that said so, is logged)."""
     method = session.scalars(
         select(PaymentMethod)
         .where(
-            PaymentMethod.processor == event.processor,
+            PaymentMethod.processor == processor,
             PaymentMethod.processor_payment_method_id == fact.processor_payment_method_id,
         )
         .with_for_update()
@@ -57,12 +62,12 @@ def observe(
     if method is None:
         customer_id = session.scalars(
             select(ProcessorCustomer.customer_id).where(
-                ProcessorCustomer.processor == event.processor,
+                ProcessorCustomer.processor == processor,
                 ProcessorCustomer.processor_customer_id == fact.processor_customer_id,
             )
         ).first()
         if customer_id is None:
-            log.info("payment method of a customer not made here", extra={"event": event.event_id})
+            log.info("payment method of a customer not made here", extra={"event": source})
             return
         has_default = session.scalar(
             select(PaymentMethod.id).where(
@@ -71,7 +76,7 @@ def observe(
         )
         method = PaymentMethod(
             customer_id=customer_id,
-            processor=event.processor,
+            processor=processor,
             processor_payment_method_id=fact.processor_payment_method_id,
             type=fact.type or "card",
             is_default=has_default is None,
@@ -126,9 +131,17 @@ class Wallet:
     """The merchant's side: list a customer's methods, choose the default, remove one, and
     start a setup where the customer saves one."""
 
-    def __init__(self, sessions: sessionmaker[Session], payments: Payments) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        payments: Payments,
+        completion_url: Callable[[str, str], str],
+    ) -> None:
         self.sessions = sessions
         self.payments = payments
+        #: (processor, the merchant's success URL) -> this service's page where a setup the
+        #: service completes itself returns (`links.SetupReturns`).
+        self.completion_url = completion_url
 
     def _customer(self, session: Session, customer_id: str) -> Customer:
         customer = session.get(Customer, customer_id)
@@ -182,12 +195,31 @@ class Wallet:
     ) -> str:
         """The processor's page where the customer saves a method without paying."""
         adapter = self.payments.saved_methods(processor)
+        if not adapter.setup_page:
+            raise Unprocessable(
+                f"{processor} has no page to save a method without paying: use "
+                "save_payment_method on a checkout"
+            )
         with self.sessions() as session:
             customer = self._customer(session, customer_id)
         customer_ref = processor_customer(self.sessions, adapter, customer)
         checkout = adapter.create_setup(
-            SetupRequest(setup_id, customer_id, customer_ref, success_url, cancel_url)
+            SetupRequest(
+                setup_id,
+                customer_id,
+                customer_ref,
+                success_url,
+                cancel_url,
+                completion_url=self.completion_url(processor, success_url),
+            )
         )
         if checkout.url is None:
             raise ProcessorError("error", "the processor gave no page to save a method on")
         return checkout.url
+
+    def complete_setup(self, processor: str, approval: str) -> None:
+        """The customer approved a setup the service completes itself (PayPal): the method
+        is kept at the processor, then recorded here (its event, later, changes nothing)."""
+        kept = self.payments.saved_methods(processor).complete_setup(approval)
+        with self.sessions.begin() as session:
+            record(session, processor, kept, f"{processor} setup {approval}")

@@ -811,6 +811,29 @@ class Payments:
             settled += not outcome_unknown(asked)
         return settled
 
+    def sync_waiting(self) -> int:
+        """Bring every held payment, and every one waiting for the customer's
+        authentication, up to date from its processor (`reconcile` runs this): a hold that
+        expired, or was released at the processor, without an event this service received
+        is canceled. How many changed."""
+        with self.sessions() as session:
+            waiting = session.execute(
+                select(Payment.id, Payment.status).where(
+                    Payment.status.in_(("authorized", "requires_action"))
+                )
+            ).all()
+        changed = 0
+        for payment_id, status in waiting:
+            try:
+                synced = self.apply_snapshot(payment_id)
+            except ProcessorError as exc:
+                log.warning(
+                    "held payment not synced: %s", exc.message, extra={"payment_id": payment_id}
+                )
+                continue
+            changed += synced.status != status
+        return changed
+
     def apply_snapshot(self, payment_id: str) -> Payment:
         """Bring a pending payment up to date from the processor (after a redirect or event)."""
         payment = self.get(payment_id)

@@ -141,6 +141,9 @@ class SetupRequest:
     processor_customer_id: str
     success_url: str
     cancel_url: str
+    #: This service's page the processor returns the customer to where the service itself
+    #: must complete the setup (PayPal), then sends them on to `success_url`.
+    completion_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -344,6 +347,12 @@ class SavedMethods(Protocol):
         """A checkout page may hold its amount for a later capture (else: charges only)."""
         ...
 
+    @property
+    def setup_page(self) -> bool:
+        """The processor has a page to save a method without paying (else: a checkout
+        keeps it, `save_payment_method`)."""
+        ...
+
     def ensure_customer(self, request: CustomerRequest) -> str:
         """The processor's customer for ours, created once (idempotent per customer id)."""
         ...
@@ -356,6 +365,11 @@ class SavedMethods(Protocol):
 
     def create_setup(self, request: SetupRequest) -> Checkout:
         """A hosted page where the customer saves a method without paying."""
+        ...
+
+    def complete_setup(self, approval: str) -> PaymentMethodObserved:
+        """After the customer approved a setup the service must complete (PayPal's setup
+        token, `approval`): the method kept."""
         ...
 
     def charge_saved(self, request: ChargeRequest) -> PaymentSnapshot:
@@ -389,12 +403,18 @@ class Adapter:
     capture_on_return: ClassVar[bool] = False
     verifies_over_network: ClassVar[bool] = False
     readers: ClassVar[Mapping[str, Reader]] = {}
-    #: Saved methods: a checkout page may hold its amount (`SavedMethods.manual_checkout`).
+    #: Saved methods: a checkout page may hold its amount, a setup page saves a method
+    #: without paying (`SavedMethods`).
     manual_checkout: ClassVar[bool] = True
+    setup_page: ClassVar[bool] = True
 
     def keep_paid_method(self, request: KeepRequest) -> PaymentMethodObserved | None:
         """Saved methods: the checkout kept the method itself (`SavedMethods`)."""
         return None
+
+    def complete_setup(self, approval: str) -> PaymentMethodObserved:
+        """Saved methods: the processor completes its setups itself (`SavedMethods`)."""
+        raise ProcessorError("invalid_request", f"{self.name} completes its setups itself")
 
     def handles(self, event_type: str) -> bool:
         return event_type in self.readers

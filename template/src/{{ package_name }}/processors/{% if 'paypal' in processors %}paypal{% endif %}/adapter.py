@@ -19,8 +19,9 @@
   the buyer's wallet once paid (`store_in_vault: ON_SUCCESS`, under our customer's id), and
   an off-session charge is an order paid with the token (`vault_id`), completed at once. A
   manual capture is an order with intent AUTHORIZE: its approval authorizes it, and the
-  authorization is captured (in full or in part) or voided later. PayPal saves a wallet
-  only during a payment here: a setup without one is refused.
+  authorization is captured (in full or in part) or voided later. A setup without payment
+  is a setup token the buyer approves, which the service then turns into a payment token
+  (PayPal returns the buyer to the service's completion page for it).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from paypalserversdk.exceptions.api_exception import ApiException
 from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
+from ...domain.facts import PaymentMethodObserved
 from ..base import (
     Adapter,
     CaptureRequest,
@@ -91,8 +93,7 @@ AUTHORIZATION_STATES: dict[str, PaymentState] = {
     "PENDING": "pending",
     "CAPTURED": "succeeded",
     "PARTIALLY_CAPTURED": "succeeded",
-    "VOIDED": "canceled",
-    "EXPIRED": "canceled",
+    "VOIDED": "canceled",  # by the merchant, or when it expires
     "DENIED": "failed",
 }
 CAPTURE_STATES: dict[str, PaymentState] = {
@@ -416,10 +417,40 @@ class PayPalProcessor(Adapter):
         return "c" + base64.b32encode(digest).decode().lower().rstrip("=")[:21]
 
     def create_setup(self, request: SetupRequest) -> Checkout:
-        raise ProcessorError(
-            "invalid_request",
-            "PayPal keeps a wallet during a payment: use save_payment_method on a checkout",
+        """A setup token for the buyer's wallet: approved at PayPal, which then returns the
+        buyer to the service's completion page (`complete_setup`)."""
+        token = self.call(
+            self.client.vault.create_setup_token,
+            body={
+                "customer": {"id": request.processor_customer_id},
+                "payment_source": {
+                    "paypal": {
+                        "usage_type": "MERCHANT",
+                        "customer_type": "CONSUMER",
+                        "permit_multiple_payment_tokens": True,
+                        "experience_context": {
+                            "return_url": request.completion_url,
+                            "cancel_url": request.cancel_url,
+                            "shipping_preference": "NO_SHIPPING",
+                        },
+                    }
+                },
+            },
+            paypal_request_id=f"{request.setup_id}:setup",
         )
+        return Checkout(processor_ref=str(token["id"]), url=link(token, "approve"))
+
+    def complete_setup(self, approval: str) -> PaymentMethodObserved:
+        """The approved setup token, made a payment token (once per setup token)."""
+        token = self.call(
+            self.client.vault.create_payment_token,
+            body={"payment_source": {"token": {"id": approval, "type": "SETUP_TOKEN"}}},
+            paypal_request_id=f"{approval}:token",
+        )
+        kept = events.token_fact(token)
+        if kept is None:
+            raise ProcessorError("error", "PayPal's payment token names no customer")
+        return kept
 
     def charge_saved(self, request: ChargeRequest) -> PaymentSnapshot:
         body = order_body(request, {"vault_id": request.processor_payment_method_id})

@@ -149,10 +149,16 @@ def authorization_voided(event: WebhookEvent) -> list[Fact]:
 
 
 def token_created(event: WebhookEvent) -> list[Fact]:
-    token = event.data
+    found = token_fact(event.data)
+    return [found] if found is not None else []
+
+
+def token_fact(token: Mapping[str, Any]) -> PaymentMethodObserved | None:
+    """A payment token of the vault (Vault v3), as a saved method: a wallet (nothing to
+    show) or a card (brand, last four, expiry)."""
     customer = text((token.get("customer") or {}).get("id"))
     if customer is None or not text(token.get("id")):
-        return []
+        return None
     source = token.get("payment_source") or {}
     card = source.get("card") or {}
     year, _, month = str(card.get("expiry") or "").partition("-")
@@ -163,7 +169,7 @@ def token_created(event: WebhookEvent) -> list[Fact]:
         exp_month=int(month) if month.isdigit() else None,
         exp_year=int(year) if year.isdigit() else None,
     )
-    return [PaymentMethodObserved(str(token["id"]), customer, **shown)]
+    return PaymentMethodObserved(str(token["id"]), customer, **shown)
 
 
 def token_deleted(event: WebhookEvent) -> list[Fact]:

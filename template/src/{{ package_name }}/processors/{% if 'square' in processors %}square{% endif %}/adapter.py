@@ -79,6 +79,7 @@ class SquareProcessor(Adapter):
     name = "square"
     readers: ClassVar[Mapping[str, Reader]] = events.READERS
     manual_checkout = False
+    setup_page = False
 
     def __init__(
         self,
@@ -138,9 +139,17 @@ class SquareProcessor(Adapter):
         return Checkout(processor_ref=str(link["order_id"]), url=link.get("url"))
 
     def retrieve_payment(self, processor_ref: str) -> PaymentSnapshot:
-        """The order behind the payment link, and its payment once the buyer paid."""
-        with square_errors():
-            order = as_json(self.client.orders.get(processor_ref)).get("order") or {}
+        """The order behind the payment link, and its payment once the buyer paid; or an
+        off-session charge's payment (no order: its reference is the payment's)."""
+        try:
+            with square_errors():
+                order = as_json(self.client.orders.get(processor_ref)).get("order") or {}
+        except ProcessorError as exc:
+            if exc.kind != "invalid_request":
+                raise
+            with square_errors():
+                charged = as_json(self.client.payments.get(processor_ref)).get("payment")
+            return self._payment(charged or {})
         tenders = order.get("tenders") or []
         payment_id = tenders[0].get("payment_id") if tenders else None
         payment: dict[str, Any] = {}
