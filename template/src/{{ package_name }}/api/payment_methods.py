@@ -64,10 +64,14 @@ class SetupBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     processor: str | None = Field(None, max_length=limits.PROCESSOR)
-    success_url: str | None = Field(
-        None, max_length=URL_LENGTH, pattern=URL_PATTERN, description="default: the service's"
+    success_url: str = Field(
+        max_length=URL_LENGTH,
+        pattern=URL_PATTERN,
+        description="your page the customer comes back to once the method is saved",
     )
-    cancel_url: str | None = Field(None, max_length=URL_LENGTH, pattern=URL_PATTERN)
+    cancel_url: str | None = Field(
+        None, max_length=URL_LENGTH, pattern=URL_PATTERN, description="default: success_url"
+    )
 
 
 class ChargeBody(BaseModel):
@@ -114,13 +118,12 @@ def setup(
 
     def run(key: str | None) -> tuple[int, dict[str, Any]]:
         setup_id = derived_id("seti", f"POST /api/customers/{customer_id}/setup", key)
-        success, cancel = settings.return_urls(setup_id)
         url = wallet.setup(
             customer_id,
             body.processor or settings.default_processor,
             setup_id,
-            body.success_url or success,
-            body.cancel_url or body.success_url or cancel,
+            body.success_url,
+            body.cancel_url or body.success_url,
         )
         return 201, {"url": url}
 
