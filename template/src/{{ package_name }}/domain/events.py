@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..ids import new_id, utcnow
 from ..models import Dispute, MerchantEvent, Payment, Refund
+from .payments import AWAITING, PAID_STATES
 from .views import dispute_view, payment_view, refund_view
 
 State = dict[str, Any]
@@ -38,8 +39,6 @@ SETTINGS = "settings"
 SEEN = "merchant_seen"
 TOUCHED = "merchant_touched"
 
-PAID = frozenset({"succeeded", "partially_refunded", "refunded", "disputed"})
-AWAITING = (None, "pending", "requires_action", "authorized")
 OPEN_DISPUTE = frozenset({"needs_response", "under_review"})
 
 
@@ -47,7 +46,7 @@ def _payment(before: State | None, now: State) -> list[str]:
     old = before["status"] if before else None
     new = now["status"]
     types = []
-    if new in PAID and old in AWAITING:
+    if new in PAID_STATES and (old is None or old in AWAITING):
         types.append("payment.succeeded")
     if new in ("requires_action", "authorized", "failed", "canceled") and old != new:
         types.append(f"payment.{new}")

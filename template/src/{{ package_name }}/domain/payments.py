@@ -76,8 +76,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 REFUNDABLE = frozenset({"succeeded", "partially_refunded"})
 #: A payment whose money has not moved yet.
 AWAITING = frozenset({"pending", "requires_action", "authorized"})
-#: A payment whose money moved.
+#: A payment whose money moved; one whose money never did (nor will).
 PAID_STATES = frozenset({"succeeded", "partially_refunded", "refunded", "disputed"})
+UNPAID = AWAITING | {"failed", "canceled"}
 #: Processor failures after which the call may have happened, or may succeed if retried.
 RETRYABLE = frozenset({"unavailable", "rate_limited", "error"})
 #: Refunds that count against what is left to refund.
@@ -161,7 +162,7 @@ def route(start: str, goal: str) -> list[str]:
 
 def derived_status(session: Session, payment: Payment, paid: bool, disputes_changed: bool) -> str:
     """The status the payment's facts imply."""
-    if (payment.status in AWAITING or payment.status in ("failed", "canceled")) and not paid:
+    if payment.status in UNPAID and not paid:
         return payment.status
     # An open dispute has made the payment disputed, or one changes now: only then look.
     open_dispute = (payment.status == "disputed" or disputes_changed) and session.scalar(
@@ -879,6 +880,10 @@ class Payments:
         if payment.processor_payment_id is None:
             raise Conflict("the processor has not confirmed this payment yet")
         adapter = self.saved_methods(payment.processor)
+        if amount < payment.amount and not adapter.partial_capture:
+            raise Unprocessable(
+                f"{payment.processor} completes what it holds: capture all of it, or cancel"
+            )
         snapshot = adapter.capture_authorized(
             CaptureRequest(
                 payment.id,

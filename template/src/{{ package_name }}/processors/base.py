@@ -348,6 +348,11 @@ class SavedMethods(Protocol):
         ...
 
     @property
+    def partial_capture(self) -> bool:
+        """A capture may take less than was held (the rest released)."""
+        ...
+
+    @property
     def setup_page(self) -> bool:
         """The processor has a page to save a method without paying (else: a checkout
         keeps it, `save_payment_method`)."""
@@ -403,9 +408,10 @@ class Adapter:
     capture_on_return: ClassVar[bool] = False
     verifies_over_network: ClassVar[bool] = False
     readers: ClassVar[Mapping[str, Reader]] = {}
-    #: Saved methods: a checkout page may hold its amount, a setup page saves a method
-    #: without paying (`SavedMethods`).
+    #: Saved methods: a checkout page may hold its amount, a capture may take less than
+    #: was held, a setup page saves a method without paying (`SavedMethods`).
     manual_checkout: ClassVar[bool] = True
+    partial_capture: ClassVar[bool] = True
     setup_page: ClassVar[bool] = True
 
     def keep_paid_method(self, request: KeepRequest) -> PaymentMethodObserved | None:

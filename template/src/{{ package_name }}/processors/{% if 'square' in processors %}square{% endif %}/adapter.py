@@ -79,6 +79,7 @@ class SquareProcessor(Adapter):
     name = "square"
     readers: ClassVar[Mapping[str, Reader]] = events.READERS
     manual_checkout = False
+    partial_capture = False
     setup_page = False
 
     def __init__(
@@ -254,13 +255,7 @@ class SquareProcessor(Adapter):
         return self._payment(as_json(answer).get("payment") or {})
 
     def capture_authorized(self, request: CaptureRequest) -> PaymentSnapshot:
-        with square_errors():
-            held = as_json(self.client.payments.get(request.processor_payment_id))
-        money = (held.get("payment") or {}).get("amount_money") or {}
-        if int(money.get("amount") or 0) != request.amount:
-            raise ProcessorError(
-                "invalid_request", "Square completes what it holds: capture all of it, or cancel"
-            )
+        """All of what the payment holds (`partial_capture` is off: the domain asks no less)."""
         with square_errors():
             answer = self.client.payments.complete(payment_id=request.processor_payment_id)
         return self._payment(as_json(answer).get("payment") or {})
