@@ -67,6 +67,8 @@ SQUARE_OPERATIONS = [
     ("post", "/v2/subscriptions/{subscription_id}/cancel"),
     ("post", "/v2/subscriptions/{subscription_id}/swap-plan"),
     ("delete", "/v2/subscriptions/{subscription_id}/actions/{action_id}"),
+    ("post", "/v2/subscriptions/{subscription_id}/pause"),
+    ("post", "/v2/subscriptions/{subscription_id}/resume"),
     ("post", "/v2/payments"),
     ("post", "/v2/payments/{payment_id}/complete"),
     ("post", "/v2/payments/{payment_id}/cancel"),

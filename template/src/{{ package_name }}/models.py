@@ -330,6 +330,9 @@ class Subscription(Timestamps, Base):
     ended_at: Mapped[datetime | None]
     #: When it last became past_due: access continues for a grace period from then.
     past_due_since: Mapped[datetime | None]
+    #: A pause the processor has scheduled, and when a paused subscription resumes by itself.
+    pauses_at: Mapped[datetime | None]
+    resumes_at: Mapped[datetime | None]
     checkout_url: Mapped[str | None] = mapped_column(Text)
     processor_updated_at: Mapped[datetime | None]
 

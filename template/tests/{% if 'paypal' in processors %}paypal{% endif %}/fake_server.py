@@ -786,6 +786,7 @@ class FakePayPal:
                 "cancel": "CANCELLED",
             }[action]
             existing["status_update_time"] = paypal_time()
+            existing["status_change_note"] = body["reason"]
             return 204, {}
         return 200, existing
 

@@ -51,6 +51,8 @@ ADAPTER_CALLS["square"] = {
     "CancelSubscription": "subscriptions",
     "SwapPlan": "subscriptions",
     "DeleteSubscriptionAction": "subscriptions",
+    "PauseSubscription": "subscriptions",
+    "ResumeSubscription": "subscriptions",
 }
 
 
@@ -481,18 +483,53 @@ class FakeSquare:
             found["actions"].append(action)
             return 200, {"subscription": found, "actions": [action]}
         if segments[3:4] == ["actions"] and method == "DELETE":
-            before = len(found["actions"])
-            found["actions"] = [a for a in found["actions"] if a["id"] != segments[4]]
-            if len(found["actions"]) == before:
+            deleted = [a for a in found["actions"] if a["id"] == segments[4]]
+            if not deleted:
                 return self.not_found()
-            found.pop("canceled_date", None)
+            found["actions"] = [a for a in found["actions"] if a["id"] != segments[4]]
+            if deleted[0]["type"] == "CANCEL":
+                found.pop("canceled_date", None)
             return 200, {"subscription": found}
+        if segments[3:] == ["pause"] and method == "POST":
+            return self.pause(found, body)
+        if segments[3:] == ["resume"] and method == "POST":
+            if found["status"] not in ("PAUSED", "DEACTIVATED"):
+                return self.error(400, "INVALID_REQUEST_ERROR", "BAD_REQUEST")
+            # IMMEDIATE: resumed today (this fake runs the action at once).
+            on = body.get("resume_effective_date") or date.today().isoformat()
+            action = {"id": self.new_id("ACT"), "type": "RESUME", "effective_date": on}
+            found["status"] = "ACTIVE"
+            return 200, {"subscription": found, "actions": [action]}
         if segments[3:] == ["swap-plan"] and method == "POST":
             action = {"id": self.new_id("ACT"), "type": "SWAP_PLAN",
                       "new_plan_variation_id": body["new_plan_variation_id"]}  # fmt: skip
             found["actions"].append(action)
             return 200, {"subscription": found, "actions": [action]}
         return self.not_found()
+
+    def pause(self, found: dict[str, Any], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A PAUSE action at the next billing date (Square pauses no sooner), and a RESUME
+        action if the pause has an end, at least a billing cycle later."""
+        pending = {a["type"] for a in found["actions"]}
+        if found["status"] != "ACTIVE" or pending & {"PAUSE", "CANCEL"}:
+            return self.error(400, "INVALID_REQUEST_ERROR", "BAD_REQUEST")
+        starts = max(body.get("pause_effective_date") or "", found["charged_through_date"])
+        actions = [{"id": self.new_id("ACT"), "type": "PAUSE", "effective_date": starts}]
+        resumes = body.get("resume_effective_date")
+        if resumes is not None:
+            if resumes <= starts:
+                return self.error(400, "INVALID_REQUEST_ERROR", "INVALID_VALUE")
+            actions.append({"id": self.new_id("ACT"), "type": "RESUME", "effective_date": resumes})
+        found["actions"] += actions
+        return 200, {"subscription": found, "actions": actions}
+
+    def run_pause(self, sub_id: str) -> dict[str, Any]:
+        """The billing date of a scheduled pause came: Square pauses the subscription."""
+        with self.lock:
+            found = self.subscriptions[sub_id]
+            found["status"] = "PAUSED"
+            found["actions"] = [a for a in found["actions"] if a["type"] != "PAUSE"]
+            return {k: v for k, v in found.items() if k != "actions"}
 
     def activate(self, sub_id: str, days: int = 30) -> dict[str, Any]:
         """The customer paid the first invoice: the subscription is active until `days`."""

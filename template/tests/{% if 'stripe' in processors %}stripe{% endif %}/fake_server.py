@@ -715,6 +715,14 @@ class FakeStripe:
             subscription["cancel_at_period_end"] = cancel
             subscription["cancel_at"] = item["current_period_end"] if cancel else None
             subscription["canceled_at"] = int(time.time()) if cancel else None
+        if form.get("pause_collection") == "":
+            subscription["pause_collection"] = None
+        elif "pause_collection[behavior]" in form:
+            resumes = form.get("pause_collection[resumes_at]")
+            subscription["pause_collection"] = {
+                "behavior": form["pause_collection[behavior]"],
+                "resumes_at": int(resumes) if resumes else None,
+            }
         if "items[0][price]" in form:
             assert form["items[0][id]"] == item["id"]
             item["price"] = self.prices.get(form["items[0][price]"]) or {
