@@ -58,6 +58,7 @@ SQUARE_OPERATIONS = [
     ("get", "/v2/orders/{order_id}"),
     ("get", "/v2/payments/{payment_id}"),
     ("post", "/v2/refunds"),
+    ("get", "/v2/refunds/{refund_id}"),
     ("post", "/v2/customers"),
     ("post", "/v2/catalog/search"),
     ("post", "/v2/catalog/object"),

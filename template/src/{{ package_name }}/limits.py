@@ -30,3 +30,16 @@ EVENT_TYPE = 100
 #: Control characters (NUL and the like): refused in every text the service takes in
 #: (PostgreSQL refuses NUL in text outright).
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: A processor's page (a receipt, an invoice and its PDF), kept only if it is https.
+URL = 2048
+
+
+def https_url(value: object) -> str | None:
+    """`value` if it is an https URL a page may link to (no control characters or spaces,
+    not too long), else None: a `javascript:` or `http:` link from a processor's data
+    is never stored or shown."""
+    if not isinstance(value, str) or len(value) > URL or not value.startswith("https://"):
+        return None
+    if CONTROL_CHARACTERS.search(value) or " " in value or len(value) <= len("https://"):
+        return None
+    return value

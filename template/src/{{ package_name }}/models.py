@@ -213,6 +213,8 @@ class Payment(Timestamps, Base):
     payment_method_id: Mapped[str | None] = mapped_column(
         ForeignKey("payment_methods.id", ondelete="SET NULL")
     )
+    #: The processor's receipt page for the buyer (Stripe, Square), once paid.
+    receipt_url: Mapped[str | None] = mapped_column(Text)
 
 
 class PaymentEvent(Base):
@@ -362,6 +364,8 @@ class Invoice(Timestamps, Base):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20))
     hosted_invoice_url: Mapped[str | None] = mapped_column(Text)
+    #: The processor's PDF of the invoice (Stripe).
+    invoice_pdf: Mapped[str | None] = mapped_column(Text)
     period_start: Mapped[datetime | None]
     period_end: Mapped[datetime | None]
     attempt_count: Mapped[int] = mapped_column(default=0)

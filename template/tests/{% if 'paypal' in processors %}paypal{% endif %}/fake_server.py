@@ -75,6 +75,7 @@ ADAPTER_CALLS["paypal"] = {
     "subscriptions.suspend": "subscriptions",
     "subscriptions.activate": "subscriptions",
     "subscriptions.cancel": "subscriptions",
+    "subscriptions.revise": "subscriptions",
 }
 #: Where PayPal's published specs lag behind PayPal: what they would call a violation that
 #: PayPal's own SDK sends. Vault v3's file (2024) lists only BILLING_AGREEMENT as a token's
@@ -214,6 +215,7 @@ class FakePayPal:
         self.products: dict[str, dict[str, Any]] = {}
         self.plans: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.revisions: dict[str, dict[str, Any]] = {}
         #: What GET /v1/notifications/webhooks-events lists.
         self.events: list[dict[str, Any]] = []
         #: The events list's `next` link, if any (its page 2 is empty).
@@ -679,7 +681,7 @@ class FakePayPal:
             "id": self.new_id("REFUND"),
             "status": "COMPLETED",
             "amount": amount,
-            "invoice_id": body.get("invoice_id"),
+            **({"invoice_id": body["invoice_id"]} if "invoice_id" in body else {}),
             "seller_payable_breakdown": {
                 "total_refunded_amount": money(refunded + cents, currency)
             },
@@ -690,6 +692,13 @@ class FakePayPal:
         }
         self.refunds[refund["id"]] = refund
         self.refunded_capture[refund["id"]] = capture_id
+        order = self.orders.get(
+            capture.get("supplementary_data", {}).get("related_ids", {}).get("order_id", "")
+        )
+        if order is not None:  # Orders v2 lists an order's refunds beside its captures
+            listed = {k: v for k, v in refund.items() if k != "links"}
+            payments = order["purchase_units"][0].setdefault("payments", {})
+            payments.setdefault("refunds", []).append(listed)
         return 201, refund
 
     def verify(self, body: dict[str, Any]) -> str:
@@ -769,6 +778,8 @@ class FakePayPal:
         existing = self.subscriptions.get(segments[3])
         if existing is None:
             return self.error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
+        if len(segments) == 5 and segments[4] == "revise":
+            return self.revise(existing, body)
         if len(segments) == 5:
             action = segments[4]
             allowed = {
@@ -789,6 +800,35 @@ class FakePayPal:
             existing["status_change_note"] = body["reason"]
             return 204, {}
         return 200, existing
+
+    def revise(self, existing: dict[str, Any], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A revision waits for the buyer's approval (`approve_revision`)."""
+        chosen = self.plans.get(body.get("plan_id", existing["plan_id"]))
+        if chosen is None or chosen["status"] != "ACTIVE":
+            return self.error(422, "UNPROCESSABLE_ENTITY", "PLAN_STATUS_INVALID")
+        if existing["status"] != "ACTIVE":
+            return self.error(
+                422, "UNPROCESSABLE_ENTITY", "SUBSCRIPTION_STATUS_INVALID", "revise action"
+            )
+        revision = {k: v for k, v in body.items() if k in ("plan_id", "quantity")}
+        self.revisions[existing["id"]] = revision
+        approve = (
+            "https://www.sandbox.paypal.test/webapps/billing/subscriptions/update"
+            f"?ba_token={existing['id']}"
+        )
+        return 200, {
+            **revision,
+            "plan_overridden": False,
+            "links": [{"href": approve, "rel": "approve", "method": "GET"}],
+        }
+
+    def approve_revision(self, sub_id: str) -> dict[str, Any]:
+        """The buyer approved the revision: the subscription has its new plan and quantity."""
+        with self.lock:
+            subscription = self.subscriptions[sub_id]
+            subscription.update(self.revisions.pop(sub_id))
+            subscription["update_time"] = paypal_time()
+            return dict(subscription)
 
     def activate(self, sub_id: str, period_days: int = 30) -> dict[str, Any]:
         """The buyer approved the subscription and its first payment went through."""

@@ -51,6 +51,7 @@ ADAPTER_CALLS["square"] = {
     "CancelSubscription": "subscriptions",
     "SwapPlan": "subscriptions",
     "DeleteSubscriptionAction": "subscriptions",
+    "GetPaymentRefund": "payments",
     "PauseSubscription": "subscriptions",
     "ResumeSubscription": "subscriptions",
 }
@@ -159,10 +160,13 @@ class FakeSquare:
         """The buyer pays the payment link's order at Square."""
         with self.lock:
             order = self.orders[order_id]
+            payment_id = self.new_id("PAY")
             payment = {
-                "id": self.new_id("PAY"),
+                "id": payment_id,
                 "order_id": order_id,
                 "status": "COMPLETED",
+                "receipt_number": payment_id[-4:],
+                "receipt_url": f"https://squareupsandbox.com/receipt/preview/{payment_id}",
                 "amount_money": order["total_money"],
                 "location_id": LOCATION_ID,
                 "source_type": "CARD",
@@ -295,6 +299,9 @@ class FakeSquare:
             return (200, {"payment": payment}) if payment else self.not_found()
         if path == "/v2/refunds" and method == "POST":
             return self.refund(body)
+        if segments[:2] == ["v2", "refunds"] and method == "GET":
+            refund = self.refunds.get(segments[2])
+            return (200, {"refund": refund}) if refund else self.not_found()
         if path == "/v2/payments" and method == "POST":
             return self.charge(body)
         if segments[:2] == ["v2", "payments"] and len(segments) == 4:
@@ -438,6 +445,7 @@ class FakeSquare:
             "created_at": square_time(),
         }
         self.refunds[refund["id"]] = refund
+        payment["refund_ids"] = [*payment.get("refund_ids", []), refund["id"]]
         payment["refunded_money"] = {
             "amount": refunded + amount,
             "currency": body["amount_money"]["currency"],

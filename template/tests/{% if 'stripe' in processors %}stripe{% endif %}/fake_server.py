@@ -36,6 +36,8 @@ ADAPTER_CALLS["stripe"] = {
     "POST /v1/checkout/sessions": "payments",
     "GET /v1/checkout/sessions/{id}": "payments",
     "POST /v1/refunds": "payments",
+    "GET /v1/refunds": "payments",
+    "GET /v1/disputes": "payments",
     "GET /v1/events": "payments",
     "GET /v1/prices": "payments",
     "POST /v1/prices": "payments",
@@ -176,6 +178,8 @@ class FakeStripe:
         self.events: list[dict[str, Any]] = []
         self.customers: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
+        #: Disputes a test opens (Stripe opens them when a cardholder does).
+        self.disputes: dict[str, dict[str, Any]] = {}
         #: What a new refund's status is (card refunds succeed at once; some methods later).
         self.refund_status = "succeeded"
         self.subscriptions: dict[str, dict[str, Any]] = {}
@@ -516,6 +520,10 @@ class FakeStripe:
             updated = self.prices[path.rsplit("/", 1)[1]]
             updated["active"] = form.get("active", "true") == "true"
             return 200, updated
+        if method == "GET" and path in ("/v1/refunds", "/v1/disputes"):
+            kept = self.refunds if path == "/v1/refunds" else self.disputes
+            listed = [o for o in kept.values() if o["payment_intent"] == form.get("payment_intent")]
+            return 200, {"object": "list", "data": listed, "has_more": False, "url": path}
         if method == "POST" and path == "/v1/refunds":
             refund = fixture(
                 "refund",

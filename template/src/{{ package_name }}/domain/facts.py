@@ -52,6 +52,7 @@ class PaymentObserved(PaymentFact):
       captured payment: what was captured, which may be less than what was held.
     - `held`: the processor holds the amount for a later capture (`authorized`).
     - `needs_action`: the customer must authenticate first, at `action_url`.
+    - `receipt_url`: the processor's receipt page for the buyer, where it has one.
     """
 
     paid: bool | None = None
@@ -68,6 +69,7 @@ class PaymentObserved(PaymentFact):
     held: bool = False
     needs_action: bool = False
     action_url: str | None = None
+    receipt_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..ids import utcnow
+from ..limits import https_url
 from ..models import Customer, Dispute, Payment, PaymentEvent, PaymentMethod, Refund
 from ..processors.base import (
     CaptureMethod,
@@ -353,6 +354,7 @@ def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> Pay
         payment.processor_payment_id = fact.processor_payment_id
     if fact.livemode is not None:
         payment.livemode = fact.livemode
+    payment.receipt_url = https_url(fact.receipt_url) or payment.receipt_url
     if fact.failure_code is not None:
         payment.failure_code = fact.failure_code
     if fact.failure_message is not None:

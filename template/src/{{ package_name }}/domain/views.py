@@ -28,6 +28,8 @@ def payment_view(payment: Payment) -> dict[str, Any]:
         "amount_authorized": payment.amount_authorized,
         # Where the customer authenticates, while the payment waits for it.
         "action_url": payment.checkout_url if payment.status == "requires_action" else None,
+        # The processor's receipt page, where it has one (Stripe, Square).
+        "receipt_url": payment.receipt_url,
     }
 
 
@@ -73,6 +75,7 @@ def invoice_view(invoice: Invoice) -> dict[str, Any]:
         "currency": invoice.currency,
         "attempt_count": invoice.attempt_count,
         "hosted_invoice_url": invoice.hosted_invoice_url,
+        "invoice_pdf": invoice.invoice_pdf,
         "period_start": _iso(invoice.period_start),
         "period_end": _iso(invoice.period_end),
         "processor": invoice.processor,

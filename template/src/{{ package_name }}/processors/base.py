@@ -28,7 +28,7 @@ from importlib import import_module
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from ..domain.facts import Fact, PaymentMethodObserved
+from ..domain.facts import Fact, PaymentMethodObserved, PaymentRef
 
 if TYPE_CHECKING:
     from ..config import ProcessorSettings, Settings
@@ -323,6 +323,12 @@ class Processor(Protocol):
         """Events the processor sent since `since`, as stored payloads (for reconcile)."""
         ...
 
+    def read_back(self, payment: PaymentRef) -> list[Fact]:
+        """A paid payment's refunds and disputes as the processor holds them now, read as
+        the facts its events would carry (`reconcile --object`; [] where there is nothing
+        to read back)."""
+        ...
+
     def sync_product(self, item: CatalogItem) -> CatalogRef | None:
         """Create or update a catalog item, never mutating a price (None: nothing to create
         there). Plans only where the service has subscriptions (the adapter's subclass)."""
@@ -361,6 +367,10 @@ class SavedMethods(Protocol):
     def ensure_customer(self, request: CustomerRequest) -> str:
         """The processor's customer for ours, created once (idempotent per customer id)."""
         ...
+
+    def read_back(self, payment: PaymentRef) -> list[Fact]:
+        """Nothing beyond the payment itself (`Processor.read_back`)."""
+        return []
 
     def keep_paid_method(self, request: KeepRequest) -> PaymentMethodObserved | None:
         """After a checkout that asked to keep its method was paid: what was kept, where
@@ -413,6 +423,14 @@ class Adapter:
     manual_checkout: ClassVar[bool] = True
     partial_capture: ClassVar[bool] = True
     setup_page: ClassVar[bool] = True
+    #: Subscriptions, where generated: a quantity above 1 is possible (seats), and plan
+    #: changes are prorated as asked.
+    seats: ClassVar[bool] = True
+    prorates: ClassVar[bool] = True
+
+    def read_back(self, payment: PaymentRef) -> list[Fact]:
+        """Nothing beyond the payment itself (`Processor.read_back`)."""
+        return []
 
     def keep_paid_method(self, request: KeepRequest) -> PaymentMethodObserved | None:
         """Saved methods: the checkout kept the method itself (`SavedMethods`)."""

@@ -41,6 +41,8 @@ EVENT_LABELS = {
     "subscription.updated": "Subscription changed",
     "subscription.past_due": "Renewal payment failed",
     "subscription.canceled": "Subscription ended",
+    "subscription.paused": "Subscription paused",
+    "subscription.resumed": "Subscription resumed",
 }
 
 

@@ -47,7 +47,14 @@ from paypalserversdk.exceptions.api_exception import ApiException
 from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
-from ...domain.facts import PaymentMethodObserved
+from ...domain.facts import (
+    Fact,
+    FinalRefundStatus,
+    PaymentMethodObserved,
+    PaymentObserved,
+    PaymentRef,
+    RefundObserved,
+)
 from ..base import (
     Adapter,
     CaptureRequest,
@@ -65,7 +72,6 @@ from ..base import (
     Reader,
     RefundRequest,
     RefundResult,
-    RefundState,
     SetupRequest,
     WebhookEvent,
     WebhookVerificationError,
@@ -101,7 +107,8 @@ CAPTURE_STATES: dict[str, PaymentState] = {
     "DECLINED": "failed",
     "FAILED": "failed",
 }
-REFUND_STATES: dict[str, RefundState] = {
+#: The refund statuses that end a refund (PENDING does not).
+REFUND_STATES: dict[str, FinalRefundStatus] = {
     "COMPLETED": "succeeded",
     "FAILED": "failed",
     "CANCELLED": "canceled",
@@ -351,6 +358,34 @@ class PayPalProcessor(Adapter):
 
     def retrieve_payment(self, processor_ref: str) -> PaymentSnapshot:
         return self._snapshot(self.call(self.client.orders.get_order, id=processor_ref))
+
+    def read_back(self, payment: PaymentRef) -> list[Fact]:
+        """The order's refunds (Orders v2 lists them beside its captures): what is
+        refunded (refunds not failed or canceled) and each refund's outcome. PayPal's
+        disputes are not listed by order here: their events and `reconcile --since` bring
+        them."""
+        if not payment.processor_ref:
+            return []
+        order = self.call(self.client.orders.get_order, id=payment.processor_ref)
+        units = order.get("purchase_units") or [{}]
+        refunds = (units[0].get("payments") or {}).get("refunds") or []
+        facts: list[Fact] = [
+            RefundObserved(
+                processor_refund_id=str(refund["id"]),
+                refund_id=refund.get("invoice_id"),
+                status=REFUND_STATES[refund["status"]],
+            )
+            for refund in refunds
+            if refund.get("status") in REFUND_STATES
+        ]
+        refunded = sum(
+            minor_units(refund.get("amount"))
+            for refund in refunds
+            if refund.get("status") not in ("FAILED", "CANCELLED")
+        )
+        if refunded:
+            facts.insert(0, PaymentObserved(payment, paid=True, refunded=refunded))
+        return facts
 
     def capture(self, processor_ref: str) -> PaymentSnapshot:
         """Capture the approved order, once (a captured one is read, not captured again).

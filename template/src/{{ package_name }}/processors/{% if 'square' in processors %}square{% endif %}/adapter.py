@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from square import Square
 from square.environment import SquareEnvironment
 
-from ...domain.facts import PaymentMethodObserved
+from ...domain.facts import Fact, PaymentMethodObserved, PaymentObserved, PaymentRef
 from ..base import (
     Adapter,
     CaptureRequest,
@@ -56,6 +56,7 @@ from ..base import (
 from . import events
 from .errors import as_json, square_errors
 from .events import card_observed
+from .shapes import amount_of
 
 #: The Square API version this adapter is written and tested against (`Square-Version`).
 SQUARE_API_VERSION = "2026-09-16"
@@ -138,6 +139,26 @@ class SquareProcessor(Adapter):
             )  # fmt: skip
         link = as_json(answer).get("payment_link") or {}
         return Checkout(processor_ref=str(link["order_id"]), url=link.get("url"))
+
+    def read_back(self, payment: PaymentRef) -> list[Fact]:
+        """The payment's refunds (each read by id) and what it says is refunded. Square
+        lists disputes by location only: their events and `reconcile --since` bring them."""
+        if not payment.processor_payment_id:
+            return []
+        with square_errors():
+            found = as_json(self.client.payments.get(payment.processor_payment_id))
+        square = found.get("payment") or {}
+        now = datetime.now(UTC)
+        facts: list[Fact] = []
+        refunded = amount_of(square.get("refunded_money"))
+        if refunded:
+            facts.append(PaymentObserved(payment, paid=True, refunded=refunded))
+        for refund_id in square.get("refund_ids") or []:
+            with square_errors():
+                refund = as_json(self.client.refunds.get(str(refund_id)))
+            read = WebhookEvent(self.name, "resync", "refund.updated", None, now, refund)
+            facts += events.refund_changed(read)
+        return facts
 
     def retrieve_payment(self, processor_ref: str) -> PaymentSnapshot:
         """The order behind the payment link, and its payment once the buyer paid; or an

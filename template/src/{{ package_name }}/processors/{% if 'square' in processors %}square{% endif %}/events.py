@@ -117,6 +117,7 @@ def charge_changed(square: Mapping[str, Any]) -> list[Fact]:
             unknown="ignore",
             amount=amount if paid else None,
             currency=currency if paid else None,
+            receipt_url=text(square.get("receipt_url")),
         )
     ]
 
@@ -149,6 +150,7 @@ def payment_changed(event: WebhookEvent) -> list[Fact]:
             unknown="ignore",
             amount=amount_of(money) if paid and money else None,
             currency=text(money.get("currency")) if paid else None,
+            receipt_url=text(square.get("receipt_url")),
         )
     ]
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 import stripe
 
+from ...domain.facts import Fact, PaymentObserved, PaymentRef
 from ..base import (
     Adapter,
     CaptureRequest,
@@ -187,6 +188,31 @@ class StripeProcessor(Adapter):
             processor_payment_id=intent if isinstance(intent, str) else getattr(intent, "id", None),
             livemode=bool(session.livemode),
         )
+
+    def read_back(self, payment: PaymentRef) -> list[Fact]:
+        """The PaymentIntent's refunds and disputes, read as their events are: what is
+        refunded (refunds not failed or canceled, as a charge's `amount_refunded` counts
+        them), each refund's outcome, each dispute's state as of now."""
+        intent = payment.processor_payment_id
+        if not intent:
+            return []
+        with stripe_errors():
+            refunds = self.client.v1.refunds.list({"payment_intent": intent, "limit": 100})
+            disputes = self.client.v1.disputes.list({"payment_intent": intent, "limit": 100})
+        now = datetime.now(UTC)
+
+        def read(kind: str, obj: stripe.StripeObject) -> WebhookEvent:
+            return WebhookEvent(self.name, "resync", kind, None, now, obj.to_dict(for_json=True))
+
+        facts: list[Fact] = []
+        refunded = sum(r.amount for r in refunds.data if r.status not in ("failed", "canceled"))
+        if refunded:
+            facts.append(PaymentObserved(payment, paid=True, refunded=refunded))
+        for refund in refunds.data:
+            facts += events.refund_updated(read("refund.updated", refund))
+        for dispute in disputes.data:
+            facts += events.dispute(read("charge.dispute.updated", dispute))
+        return facts
 
     def capture(self, processor_ref: str) -> PaymentSnapshot:
         # Checkout Sessions capture automatically.

@@ -247,7 +247,17 @@ def setup_succeeded(event: WebhookEvent) -> list[Fact]:
 
 
 def charge_refunded(event: WebhookEvent) -> list[Fact]:
-    return observed(event, paid=True, refunded=int(event.data.get("amount_refunded") or 0))
+    data = event.data
+    refunded = int(data.get("amount_refunded") or 0)
+    return observed(event, paid=True, refunded=refunded, receipt_url=text(data.get("receipt_url")))
+
+
+def charge_succeeded(event: WebhookEvent) -> list[Fact]:
+    """The charge's receipt page. Stripe copies the PaymentIntent's metadata (our payment's
+    id) to its charge; a charge with none is not a payment of ours (a subscription's
+    invoice). Whether the payment is paid, the intent's and session's events say."""
+    receipt = text(event.data.get("receipt_url"))
+    return observed(event, receipt_url=receipt, unknown="ignore")
 
 
 def refund_updated(event: WebhookEvent) -> list[Fact]:
@@ -295,6 +305,7 @@ READERS: dict[str, Reader] = {
     "payment_method.detached": method_detached,
     "setup_intent.succeeded": setup_succeeded,
     "charge.refunded": charge_refunded,
+    "charge.succeeded": charge_succeeded,
     "refund.updated": refund_updated,
     "charge.dispute.created": dispute,
     "charge.dispute.updated": dispute,
