@@ -197,20 +197,22 @@ class StripeProcessor(Adapter):
         if not intent:
             return []
         with stripe_errors():
-            refunds = self.client.v1.refunds.list({"payment_intent": intent, "limit": 100})
-            disputes = self.client.v1.disputes.list({"payment_intent": intent, "limit": 100})
+            listed = self.client.v1.refunds.list({"payment_intent": intent, "limit": 100})
+            refunds = list(listed.auto_paging_iter())
+            listed_disputes = self.client.v1.disputes.list({"payment_intent": intent})
+            disputes = list(listed_disputes.auto_paging_iter())
         now = datetime.now(UTC)
 
         def read(kind: str, obj: stripe.StripeObject) -> WebhookEvent:
             return WebhookEvent(self.name, "resync", kind, None, now, obj.to_dict(for_json=True))
 
         facts: list[Fact] = []
-        refunded = sum(r.amount for r in refunds.data if r.status not in ("failed", "canceled"))
+        refunded = sum(r.amount for r in refunds if r.status not in ("failed", "canceled"))
         if refunded:
             facts.append(PaymentObserved(payment, paid=True, refunded=refunded))
-        for refund in refunds.data:
+        for refund in refunds:
             facts += events.refund_updated(read("refund.updated", refund))
-        for dispute in disputes.data:
+        for dispute in disputes:
             facts += events.dispute(read("charge.dispute.updated", dispute))
         return facts
 
