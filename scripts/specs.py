@@ -95,6 +95,8 @@ SQUARE_EVENTS = [
     "CardForgottenEvent",
 ]
 STRIPE_RESOURCES = [
+    "billing.meter",
+    "billing.meter_event",
     "billing_portal.session",
     "charge",
     "checkout.session",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -13,6 +14,9 @@ from .processors.base import CatalogItem, Interval
 #: catalog.yml sits at the project root, beside `src/`.
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "catalog.yml"
 INTERVALS = ("day", "week", "month", "year")
+USAGES = ("licensed", "metered")
+#: A meter's name: the event name usage is reported under (Stripe: at most 100 characters).
+METER_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class Plan:
     interval_count: int
     trial_days: int
     entitlements: tuple[str, ...]
+    #: A metered plan bills `amount` per unit of usage reported under this meter
+    #: (POST /api/subscriptions/{id}/usage); None: a fixed price per seat.
+    meter: str | None = None
 
     def as_item(self) -> CatalogItem:
         return CatalogItem(
@@ -51,6 +58,7 @@ class Plan:
             interval=self.interval,
             interval_count=self.interval_count,
             trial_days=self.trial_days,
+            meter=self.meter,
         )
 
 
@@ -76,14 +84,15 @@ def _product(entry: Any) -> Product:
     return product
 
 
-def _entries(path: Path, section: str) -> list[Any]:
+def _entries(path: Path | None, section: str) -> list[Any]:
+    path = path or DEFAULT_PATH
     if not path.is_file():
         return []
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return list(data.get(section) or [])
 
 
-def load_products(path: Path = DEFAULT_PATH) -> dict[str, Product]:
+def load_products(path: Path | None = None) -> dict[str, Product]:
     """The catalog's products by key; no file means no products."""
     products = [_product(entry) for entry in _entries(path, "products")]
     return {p.key: p for p in products}
@@ -108,6 +117,7 @@ def _plan(entry: Any) -> Plan:
             interval_count=int(entry.get("interval_count", 1)),
             trial_days=int(entry.get("trial_days", 0)),
             entitlements=tuple(str(e) for e in entry.get("entitlements") or ()),
+            meter=_meter(entry),
         )
     except KeyError as exc:
         raise CatalogError(f"a plan lacks {exc.args[0]!r}") from None
@@ -118,7 +128,25 @@ def _plan(entry: Any) -> Plan:
     return plan
 
 
-def load_plans(path: Path = DEFAULT_PATH) -> dict[str, Plan]:
+def _meter(entry: dict[str, Any]) -> str | None:
+    """`usage: metered` with its `meter`, or licensed (the default) with none."""
+    usage = str(entry.get("usage", "licensed"))
+    meter = entry.get("meter")
+    if usage not in USAGES:
+        raise CatalogError(f"plan {entry.get('key')!r}: usage must be licensed or metered")
+    if usage == "licensed":
+        if meter is not None:
+            raise CatalogError(f"plan {entry.get('key')!r}: a meter needs usage: metered")
+        return None
+    if not isinstance(meter, str) or not METER_PATTERN.fullmatch(meter):
+        raise CatalogError(
+            f"plan {entry.get('key')!r}: a metered plan needs a meter name "
+            "(lowercase letters, digits and underscores, starting with a letter)"
+        )
+    return meter
+
+
+def load_plans(path: Path | None = None) -> dict[str, Plan]:
     """The catalog's subscription plans by key."""
     plans = [_plan(entry) for entry in _entries(path, "plans")]
     return {p.key: p for p in plans}

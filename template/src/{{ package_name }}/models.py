@@ -68,6 +68,10 @@ INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
 WEBHOOK_STATUSES = ("pending", "processing", "processed", "failed", "dead", "ignored")
 IDEMPOTENCY_STATUSES = ("in_progress", "completed")
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
+#: pending: not yet accepted by the processor (sent again by `reconcile`); reported;
+#: refused (the processor said no, for good); unconfirmed: sent with no answer, and too
+#: long ago to send again without risking a double count (see docs/subscriptions.md).
+USAGE_STATUSES = ("pending", "reported", "refused", "unconfirmed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -301,6 +305,8 @@ class CatalogPrice(Base):
     currency: Mapped[str] = mapped_column(String(3))
     interval: Mapped[str | None] = mapped_column(String(10))
     interval_count: Mapped[int | None]
+    #: A metered plan's meter (its price bills usage reported under it).
+    meter: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -337,6 +343,32 @@ class Subscription(Timestamps, Base):
     resumes_at: Mapped[datetime | None]
     checkout_url: Mapped[str | None] = mapped_column(Text)
     processor_updated_at: Mapped[datetime | None]
+
+
+class UsageRecord(Timestamps, Base):
+    """Usage of a metered subscription, kept before it is reported to the processor (the
+    record's id is the processor's identifier for it, so a report sent twice counts once)."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(_in("status", USAGE_STATUSES), name="status"),
+        Index("ix_usage_records_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(limits.ID), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="RESTRICT"), index=True
+    )
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    #: When the usage happened (the merchant's timestamp, or when it was reported to us).
+    occurred_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: When it was first sent: the processor forgets identifiers after a while.
+    first_sent_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
 
 
 class Invoice(Timestamps, Base):

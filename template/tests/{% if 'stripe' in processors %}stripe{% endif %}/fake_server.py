@@ -2,8 +2,9 @@
 
 Like Stripe, it answers a repeated Idempotency-Key with the first response. It keeps
 customers and subscriptions (API 2025-03-31 and later: billing periods on the items). `plan` scripts
-the next answers: "drop" (close the connection without answering), "500", "429",
-"decline"; anything else, or an empty plan, answers normally.
+the next answers: "drop" (close the connection without answering), "lost" (do it, then
+close the connection without answering), "500", "429", "decline"; anything else, or an
+empty plan, answers normally.
 """
 
 from __future__ import annotations
@@ -56,7 +57,15 @@ ADAPTER_CALLS["stripe"] = {
     "GET /v1/subscriptions/{id}": "subscriptions",
     "POST /v1/subscriptions/{id}": "subscriptions",
     "DELETE /v1/subscriptions/{id}": "subscriptions",
+    "GET /v1/billing/meters": "subscriptions",
+    "POST /v1/billing/meters": "subscriptions",
+    "POST /v1/billing/meter_events": "subscriptions",
 }
+
+
+def invalid(message: str) -> dict[str, Any]:
+    """Stripe's answer to a request it refuses (HTTP 400)."""
+    return {"error": {"type": "invalid_request_error", "message": message}}
 
 
 def stripe_token(length: int) -> str:
@@ -183,6 +192,10 @@ class FakeStripe:
         #: What a new refund's status is (card refunds succeed at once; some methods later).
         self.refund_status = "succeeded"
         self.subscriptions: dict[str, dict[str, Any]] = {}
+        #: Billing meters, and the meter events Stripe kept (by identifier: Stripe drops an
+        #: event whose identifier it has seen).
+        self.meters: dict[str, dict[str, Any]] = {}
+        self.meter_events: dict[str, dict[str, Any]] = {}
         self.by_key: dict[str, tuple[int, dict[str, Any]]] = {}
         #: PaymentIntents (off-session charges, and held checkouts) and saved methods.
         self.intents: dict[str, dict[str, Any]] = {}
@@ -318,7 +331,7 @@ class FakeStripe:
             subscription=subscription_id,
             created=now,
             price=price,
-            quantity=int(terms["quantity"]),
+            quantity=int(terms["quantity"] or 1),
             current_period_start=now,
             current_period_end=end,
             metadata={},
@@ -377,6 +390,10 @@ class FakeStripe:
                 status, body = self.answer(step, method, path, form)
                 if key and method == "POST" and status < 500:
                     self.by_key[key] = (status, body)
+        if step == "lost":  # done at Stripe, but the answer never arrives
+            handler.close_connection = True
+            handler.connection.close()
+            return
         if status < 400:
             invented = unknown_fields(body)
             with self.lock:
@@ -408,7 +425,7 @@ class FakeStripe:
         if method == "POST" and path == "/v1/checkout/sessions":
             session_id = f"cs_test_{stripe_token(24)}"
             if form.get("mode") == "subscription":
-                return 200, self.subscription_session(session_id, form)
+                return self.subscription_session(session_id, form)
             if form.get("mode") == "setup":
                 session = self.new_session(
                     session_id,
@@ -494,10 +511,16 @@ class FakeStripe:
                     **FIXTURES["price"]["recurring"],
                     "interval": form["recurring[interval]"],
                     "interval_count": int(form["recurring[interval_count]"]),
+                    "usage_type": form.get("recurring[usage_type]", "licensed"),
+                    "meter": form.get("recurring[meter]"),
                 }
                 if "recurring[interval]" in form
                 else None
             )
+            if recurring and (recurring["usage_type"] == "metered") != bool(recurring["meter"]):
+                return 400, invalid("a metered price needs a meter, and only it")
+            if recurring and recurring["meter"] and recurring["meter"] not in self.meters:
+                return 400, invalid(f"No such billing meter: '{recurring['meter']}'")
             price = fixture(
                 "price",
                 id=f"price_{stripe_token(16)}",
@@ -649,7 +672,17 @@ class FakeStripe:
             **changes,
         )
 
-    def subscription_session(self, session_id: str, form: dict[str, str]) -> dict[str, Any]:
+    def metered(self, price_id: str) -> bool:
+        recurring = (self.prices.get(price_id) or {}).get("recurring") or {}
+        return recurring.get("usage_type") == "metered"
+
+    def subscription_session(
+        self, session_id: str, form: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        price = form["line_items[0][price]"]
+        if self.metered(price) == ("line_items[0][quantity]" in form):
+            # Stripe: a metered price takes no quantity; any other price needs one.
+            return 400, invalid("Quantity should not be specified where usage_type is `metered`")
         session = self.new_session(
             session_id,
             form,
@@ -663,13 +696,13 @@ class FakeStripe:
             subscription=None,
         )
         self.session_terms[session_id] = {
-            "price": form["line_items[0][price]"],
-            "quantity": form["line_items[0][quantity]"],
+            "price": price,
+            "quantity": form.get("line_items[0][quantity]"),
             "trial_days": form.get("subscription_data[trial_period_days]", "0"),
             "metadata": metadata_of(form, "subscription_data[metadata]["),
         }
         self.sessions[session_id] = session
-        return session
+        return 200, session
 
     def billing(self, method: str, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """Customers, subscriptions and the billing portal."""
@@ -702,6 +735,8 @@ class FakeStripe:
                 livemode=False,
                 flow=None,
             )
+        if path.startswith("/v1/billing/"):
+            return self.metering(method, path, form)
         if path.startswith("/v1/subscriptions/"):
             subscription = self.subscriptions.get(path.rsplit("/", 1)[1])
             if subscription is None:
@@ -715,6 +750,62 @@ class FakeStripe:
                 subscription.update(status="canceled", canceled_at=now, ended_at=now)
             return 200, subscription
         return 404, {"error": {"type": "invalid_request_error", "message": f"No route {path}"}}
+
+    def metering(self, method: str, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """Billing meters and their events, as Stripe answers them."""
+        now = int(time.time())
+        if method == "GET" and path == "/v1/billing/meters":
+            listed = [
+                m for m in self.meters.values() if m["status"] == form.get("status", "active")
+            ]
+            return 200, {"object": "list", "data": listed, "has_more": False, "url": path}
+        if method == "POST" and path == "/v1/billing/meters":
+            if any(m["event_name"] == form["event_name"] for m in self.meters.values()):
+                return 400, invalid("An active meter with this event_name already exists")
+            meter = fixture(
+                "billing.meter",
+                id=f"mtr_test_{stripe_token(24)}",
+                created=now,
+                updated=now,
+                display_name=form["display_name"],
+                event_name=form["event_name"],
+                default_aggregation={"formula": form["default_aggregation[formula]"]},
+                customer_mapping={
+                    "event_payload_key": form["customer_mapping[event_payload_key]"],
+                    "type": form["customer_mapping[type]"],
+                },
+                value_settings={"event_payload_key": form["value_settings[event_payload_key]"]},
+                livemode=False,
+            )
+            self.meters[str(meter["id"])] = meter
+            return 200, meter
+        if method == "POST" and path == "/v1/billing/meter_events":
+            timestamp = int(form.get("timestamp") or now)
+            if timestamp < now - 35 * 86400 or timestamp > now + 300:
+                return 400, invalid("timestamp must be within the past 35 days or 5 minutes ahead")
+            payload = metadata_of(form, "payload[")
+            if not payload.get("value", "").isdigit() or "stripe_customer_id" not in payload:
+                return 400, invalid("payload needs stripe_customer_id and a numeric value")
+            identifier = form.get("identifier") or f"gen_{stripe_token(16)}"
+            event = fixture(
+                "billing.meter_event",
+                created=now,
+                event_name=form["event_name"],
+                identifier=identifier,
+                payload=payload,
+                timestamp=timestamp,
+            )
+            self.meter_events.setdefault(identifier, event)
+            return 200, event
+        return 404, invalid(f"No route {path}")
+
+    def usage_of(self, customer: str, event_name: str) -> int:
+        """What a meter sums for a customer: each identifier once."""
+        return sum(
+            int(e["payload"]["value"])
+            for e in self.meter_events.values()
+            if e["event_name"] == event_name and e["payload"]["stripe_customer_id"] == customer
+        )
 
     def update_subscription(self, subscription: dict[str, Any], form: dict[str, str]) -> None:
         item = subscription["items"]["data"][0]
@@ -736,6 +827,7 @@ class FakeStripe:
             item["price"] = self.prices.get(form["items[0][price]"]) or {
                 "id": form["items[0][price]"]
             }
+            assert self.metered(form["items[0][price]"]) != ("items[0][quantity]" in form)
             item["quantity"] = int(form.get("items[0][quantity]", item["quantity"]))
         for key, value in form.items():
             if key.startswith("metadata["):

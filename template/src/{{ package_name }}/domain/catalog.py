@@ -2,7 +2,8 @@
 
 Each adapter creates what it can: plans only where the service has subscriptions (the
 adapter's subscription side), nothing where the processor needs no catalog (PayPal and
-Square sell one-time products by amount).
+Square sell one-time products by amount). A metered plan is refused, before any call, at
+a processor that cannot bill usage (its adapter's `metered` is false).
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ class Synced:
     processor: str
     key: str
     price_id: str
-    outcome: str  # "created", "up to date", "replaced <old price>"
+    outcome: str  # "created", "up to date", "replaced <old price>", "refused: <why>"
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome.startswith("refused")
 
 
 def sync_catalog(
@@ -34,6 +39,11 @@ def sync_catalog(
     items = list(items)
     for name, adapter in sorted(processors.items()):
         for item in items:
+            # Only a subscription side has `metered` (a service without plans has none).
+            if item.meter is not None and not getattr(adapter, "metered", False):
+                why = f"refused: {name} cannot bill metered usage, so the plan is not sold there"
+                results.append(Synced(name, item.key, "-", why))
+                continue
             ref = adapter.sync_product(item)
             if ref is None:
                 continue
@@ -84,6 +94,7 @@ def record(
                     currency=item.currency,
                     interval=item.interval,
                     interval_count=item.interval_count if item.interval else None,
+                    meter=item.meter,
                 )
             )
         else:
@@ -98,6 +109,7 @@ def active_price(
     currency: str,
     interval: str | None = None,
     interval_count: int = 1,
+    meter: str | None = None,
 ) -> str | None:
     """The synced price for a catalog key, if its terms still match (a stale one is not used)."""
     query = select(CatalogPrice.processor_price_id).where(
@@ -113,6 +125,7 @@ def active_price(
                 CatalogPrice.kind == "plan",
                 CatalogPrice.interval == interval,
                 CatalogPrice.interval_count == interval_count,
+                CatalogPrice.meter.is_(None) if meter is None else CatalogPrice.meter == meter,
             )
         ).first()
     return session.scalars(query.where(CatalogPrice.kind == "product")).first()

@@ -80,6 +80,8 @@ class CatalogItem:
     interval_count: int = 1
     #: Free days before the first charge (a plan's; PayPal keeps it in the plan itself).
     trial_days: int = 0
+    #: A metered plan's meter: `amount` is then the price of one unit of usage.
+    meter: str | None = None
 
     @property
     def kind(self) -> str:
@@ -427,6 +429,8 @@ class Adapter:
     #: changes are prorated as asked.
     seats: ClassVar[bool] = True
     prorates: ClassVar[bool] = True
+    #: Usage of a metered plan can be reported (else its plans are refused at `catalog sync`).
+    metered: ClassVar[bool] = False
 
     def read_back(self, payment: PaymentRef) -> list[Fact]:
         """Nothing beyond the payment itself (`Processor.read_back`)."""

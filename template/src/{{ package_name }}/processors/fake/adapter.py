@@ -208,10 +208,11 @@ class FakeProcessor(Adapter):
 
     @staticmethod
     def local_price(item: CatalogItem) -> CatalogRef:
-        """The fake's prices are local: made up from the item, no call."""
+        """The fake's prices are local: made up from the item's terms, no call."""
+        meter = f"_{item.meter}" if item.meter else ""
         return CatalogRef(
             product_id=f"fk_prod_{item.key}",
-            price_id=f"fk_price_{item.key}_{item.amount}_{item.currency}",
+            price_id=f"fk_price_{item.key}_{item.amount}_{item.currency}{meter}",
             created=False,
         )
 

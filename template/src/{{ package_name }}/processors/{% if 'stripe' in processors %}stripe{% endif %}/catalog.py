@@ -1,8 +1,9 @@
 """`catalog sync` at Stripe: a product per catalog key, and its price found by lookup key.
 
-A price is never modified: a changed amount, currency or billing period creates a new
-price, moves the lookup key to it, and archives the old one. Products get a stable id
-from the key.
+A price is never modified: a changed amount, currency, billing period or meter creates a
+new price, moves the lookup key to it, and archives the old one. Products get a stable id
+from the key. A metered plan's price bills per unit of a billing meter, found by its event
+name or created (summing the `value` of the meter events of a `stripe_customer_id`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from ..base import CatalogItem, CatalogRef
 from .errors import stripe_errors
 
 if TYPE_CHECKING:
-    from stripe.params import PriceCreateParams
+    from stripe.params import PriceCreateParams, PriceCreateParamsRecurring
 
 
-def same_terms(price: stripe.Price, item: CatalogItem) -> bool:
+def same_terms(price: stripe.Price, item: CatalogItem, meter_id: str | None) -> bool:
     if price.unit_amount != item.amount or price.currency != item.currency:
         return False
     recurring = price.recurring
@@ -28,16 +29,37 @@ def same_terms(price: stripe.Price, item: CatalogItem) -> bool:
         recurring is not None
         and recurring.interval == item.interval
         and recurring.interval_count == item.interval_count
+        and recurring.meter == meter_id
     )
+
+
+def ensure_meter(client: stripe.StripeClient, event_name: str) -> str:
+    """The active billing meter of this event name, created once."""
+    with stripe_errors():
+        for meter in client.v1.billing.meters.list({"status": "active"}).auto_paging_iter():
+            if meter.event_name == event_name:
+                return meter.id
+        created = client.v1.billing.meters.create(
+            {
+                "display_name": event_name,
+                "event_name": event_name,
+                "default_aggregation": {"formula": "sum"},
+                "customer_mapping": {"event_payload_key": "stripe_customer_id", "type": "by_id"},
+                "value_settings": {"event_payload_key": "value"},
+            },
+            options={"idempotency_key": f"catalog:meter:{event_name}"},
+        )
+    return created.id
 
 
 def sync_price(client: stripe.StripeClient, item: CatalogItem) -> CatalogRef:
     """The product and its price (recurring for a plan); a new price when the terms change."""
     product_id = f"cp_{item.key}"
+    meter_id = ensure_meter(client, item.meter) if item.meter else None
     with stripe_errors():
         found = client.v1.prices.list({"lookup_keys": [item.key], "active": True})
     current = found.data[0] if found.data else None
-    if current and same_terms(current, item):
+    if current and same_terms(current, item, meter_id):
         return CatalogRef(product_id=str(current.product), price_id=current.id, created=False)
     with stripe_errors():
         try:
@@ -60,8 +82,16 @@ def sync_price(client: stripe.StripeClient, item: CatalogItem) -> CatalogRef:
         }
         terms = f"{item.amount}:{item.currency}"
         if item.interval is not None:
-            params["recurring"] = {"interval": item.interval, "interval_count": item.interval_count}
+            recurring: PriceCreateParamsRecurring = {
+                "interval": item.interval,
+                "interval_count": item.interval_count,
+            }
             terms += f":{item.interval_count}{item.interval}"
+            if meter_id is not None:
+                recurring["usage_type"] = "metered"
+                recurring["meter"] = meter_id
+                terms += f":{meter_id}"
+            params["recurring"] = recurring
         price = client.v1.prices.create(
             params,
             options={"idempotency_key": f"catalog:{item.key}:{terms}:{previous}"},
