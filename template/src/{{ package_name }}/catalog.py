@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, cast
 
 import yaml
 
-from .processors.base import CatalogItem, Interval
+from . import limits
+from .processors.base import CatalogItem, Coupon, Duration, Interval
 
 #: catalog.yml sits at the project root, beside `src/`.
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "catalog.yml"
 INTERVALS = ("day", "week", "month", "year")
 USAGES = ("licensed", "metered")
+DURATIONS = ("once", "repeating", "forever")
+CODE_PATTERN = re.compile(limits.PROMOTION_CODE)
 #: A meter's name: the event name usage is reported under (Stripe: at most 100 characters).
 METER_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
@@ -150,3 +154,57 @@ def load_plans(path: Path | None = None) -> dict[str, Plan]:
     """The catalog's subscription plans by key."""
     plans = [_plan(entry) for entry in _entries(path, "plans")]
     return {p.key: p for p in plans}
+
+
+def _coupon(entry: Any) -> Coupon:
+    if not isinstance(entry, dict):
+        raise CatalogError("each coupon must be a mapping")
+    key = str(entry.get("key"))
+    percent, amount = entry.get("percent_off"), entry.get("amount_off")
+    duration = str(entry.get("duration", "once"))
+    months = entry.get("duration_in_months")
+    redeem_by = entry.get("redeem_by")
+    if not CODE_PATTERN.fullmatch(str(entry.get("code", ""))):
+        raise CatalogError(f"coupon {key!r}: code must be letters, digits and dashes")
+    if (percent is None) == (amount is None):
+        raise CatalogError(f"coupon {key!r}: give percent_off or amount_off (and currency)")
+    if percent is not None and not (isinstance(percent, int) and 1 <= percent <= 100):
+        raise CatalogError(f"coupon {key!r}: percent_off must be a whole number from 1 to 100")
+    if amount is not None and not (
+        isinstance(amount, int) and amount > 0 and len(str(entry.get("currency", ""))) == 3
+    ):
+        raise CatalogError(f"coupon {key!r}: amount_off must be > 0, with a 3-letter currency")
+    if duration not in DURATIONS or (duration == "repeating") != isinstance(months, int):
+        raise CatalogError(
+            f"coupon {key!r}: duration is once, forever, or repeating with duration_in_months"
+        )
+    if isinstance(redeem_by, date) and not isinstance(redeem_by, datetime):
+        redeem_by = datetime.combine(redeem_by, time.max, UTC)  # through that day (UTC)
+    if redeem_by is not None and not (isinstance(redeem_by, datetime) and redeem_by.tzinfo):
+        raise CatalogError(f"coupon {key!r}: redeem_by must be a date, or a time with a zone")
+    max_redemptions = entry.get("max_redemptions")
+    if max_redemptions is not None and not (
+        isinstance(max_redemptions, int) and max_redemptions > 0
+    ):
+        raise CatalogError(f"coupon {key!r}: max_redemptions must be > 0")
+    return Coupon(
+        key=key,
+        code=str(entry["code"]).upper(),
+        name=str(entry.get("name") or entry["code"]),
+        percent_off=percent,
+        amount_off=amount,
+        currency=str(entry["currency"]).lower() if amount is not None else None,
+        duration=cast(Duration, duration),
+        duration_in_months=months if duration == "repeating" else None,
+        max_redemptions=max_redemptions,
+        redeem_by=redeem_by,
+    )
+
+
+def load_coupons(path: Path | None = None) -> dict[str, Coupon]:
+    """The catalog's coupons by promotion code (upper case: codes ignore case)."""
+    coupons = [_coupon(entry) for entry in _entries(path, "coupons")]
+    found = {c.code: c for c in coupons}
+    if len(found) != len(coupons) or len({c.key for c in coupons}) != len(coupons):
+        raise CatalogError("coupon keys and codes must be unique")
+    return found

@@ -23,6 +23,8 @@ CATALOG_KEY = 100
 #: A refund's reason: Stripe keeps up to 500 characters of it (in the refund's metadata).
 REFUND_REASON = 500
 IDEMPOTENCY_KEY = 255
+#: A promotion code as buyers type it: letters, digits and dashes (Stripe's characters).
+PROMOTION_CODE = r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"
 #: A webhook event's id and type, as the processor sends them.
 EVENT_ID = 255
 EVENT_TYPE = 100

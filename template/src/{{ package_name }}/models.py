@@ -219,6 +219,11 @@ class Payment(Timestamps, Base):
     )
     #: The processor's receipt page for the buyer (Stripe, Square), once paid.
     receipt_url: Mapped[str | None] = mapped_column(Text)
+    #: The promotion code given with the checkout (upper case), if one was.
+    promotion_code: Mapped[str | None] = mapped_column(String(64))
+    #: What a promotion code took off `amount` (the payment is then for `amount`, the
+    #: list price less this). None: no code could apply; 0: one may, none has yet.
+    amount_discount: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class PaymentEvent(Base):
@@ -311,6 +316,24 @@ class CatalogPrice(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CatalogCoupon(Base):
+    """A catalog coupon's promotion code as made at a processor by `catalog sync`."""
+
+    __tablename__ = "catalog_coupons"
+    __table_args__ = (UniqueConstraint("processor", "processor_code_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
+    processor: Mapped[str] = mapped_column(String(limits.PROCESSOR))
+    key: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(64))
+    #: The coupon's terms when it was made (`Coupon.terms`): other terms, another coupon.
+    terms: Mapped[str] = mapped_column(String(200))
+    processor_coupon_id: Mapped[str] = mapped_column(String(255))
+    processor_code_id: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Subscription(Timestamps, Base):
     __tablename__ = "subscriptions"
     __table_args__ = (
@@ -343,6 +366,8 @@ class Subscription(Timestamps, Base):
     resumes_at: Mapped[datetime | None]
     checkout_url: Mapped[str | None] = mapped_column(Text)
     processor_updated_at: Mapped[datetime | None]
+    #: The promotion code given when it was started (upper case), if one was.
+    promotion_code: Mapped[str | None] = mapped_column(String(64))
 
 
 class UsageRecord(Timestamps, Base):

@@ -45,6 +45,11 @@ ADAPTER_CALLS["stripe"] = {
     "POST /v1/prices/{id}": "payments",
     "GET /v1/products/{id}": "payments",
     "POST /v1/products": "payments",
+    "GET /v1/coupons/{id}": "payments",
+    "POST /v1/coupons": "payments",
+    "GET /v1/promotion_codes": "payments",
+    "POST /v1/promotion_codes": "payments",
+    "POST /v1/promotion_codes/{id}": "payments",
     "POST /v1/customers": "payments",
     "POST /v1/payment_intents": "payments",
     "GET /v1/payment_intents/{id}": "payments",
@@ -195,6 +200,9 @@ class FakeStripe:
         #: Billing meters, and the meter events Stripe kept (by identifier: Stripe drops an
         #: event whose identifier it has seen).
         self.meters: dict[str, dict[str, Any]] = {}
+        #: Coupons and their promotion codes (a code is unique among the active ones).
+        self.coupons: dict[str, dict[str, Any]] = {}
+        self.promotion_codes: dict[str, dict[str, Any]] = {}
         self.meter_events: dict[str, dict[str, Any]] = {}
         self.by_key: dict[str, tuple[int, dict[str, Any]]] = {}
         #: PaymentIntents (off-session charges, and held checkouts) and saved methods.
@@ -250,7 +258,46 @@ class FakeStripe:
             unit = int(form["line_items[0][price_data][unit_amount]"])
             currency = form["line_items[0][price_data][currency]"]
         quantity = int(form.get("line_items[0][quantity]", "1"))
-        return {"amount_total": unit * quantity, "currency": currency}
+        subtotal = unit * quantity
+        discount = self.discount(form.get("discounts[0][promotion_code]"), subtotal)
+        return {
+            "amount_subtotal": subtotal,
+            "amount_total": subtotal - discount,
+            "currency": currency,
+            "total_details": {"amount_discount": discount, "amount_shipping": 0, "amount_tax": 0},
+        }
+
+    def redeemable(self, promotion_code: str) -> dict[str, Any] | None:
+        """The coupon of an active promotion code, if it may still be redeemed."""
+        code = self.promotion_codes.get(promotion_code)
+        coupon = self.coupons.get(str((code or {}).get("promotion", {}).get("coupon")))
+        if code is None or coupon is None or not code["active"] or not coupon["valid"]:
+            return None
+        limit = coupon["max_redemptions"]
+        if limit is not None and coupon["times_redeemed"] >= limit:
+            return None
+        return coupon
+
+    def discount(self, promotion_code: str | None, subtotal: int) -> int:
+        """What Stripe takes off a subtotal for a promotion code (percentages rounded)."""
+        coupon = self.redeemable(promotion_code) if promotion_code else None
+        if coupon is None:
+            return 0
+        if coupon["percent_off"] is not None:
+            return min(subtotal, int(subtotal * coupon["percent_off"] / 100 + 0.5))
+        return min(subtotal, int(coupon["amount_off"]))
+
+    def enter_code(self, session_id: str, code: str) -> None:
+        """The buyer types a promotion code on Stripe's page (allowed by the session)."""
+        session = self.sessions[session_id]
+        assert session["allow_promotion_codes"], "this session takes no code"
+        (found,) = [
+            c["id"] for c in self.promotion_codes.values() if c["code"] == code and c["active"]
+        ]
+        discount = self.discount(found, session["amount_subtotal"])
+        session["amount_total"] = session["amount_subtotal"] - discount
+        session["total_details"] = {**session["total_details"], "amount_discount": discount}
+        session["discounts"] = [{"coupon": None, "promotion_code": found}]
 
     def complete(self, session_id: str) -> str:
         """The buyer paid: the session completes and gets a PaymentIntent."""
@@ -424,6 +471,18 @@ class FakeStripe:
             }
         if method == "POST" and path == "/v1/checkout/sessions":
             session_id = f"cs_test_{stripe_token(24)}"
+            promotion = form.get("discounts[0][promotion_code]")
+            if promotion and "allow_promotion_codes" in form:
+                return 400, invalid(
+                    "You may only specify one of these parameters: allow_promotion_codes, "
+                    "discounts."
+                )
+            if promotion and self.redeemable(promotion) is None:
+                return 400, invalid("This promotion code cannot be redeemed.")
+            if promotion:
+                self.coupons[str(self.promotion_codes[promotion]["promotion"]["coupon"])][
+                    "times_redeemed"
+                ] += 1
             if form.get("mode") == "subscription":
                 return self.subscription_session(session_id, form)
             if form.get("mode") == "setup":
@@ -479,6 +538,8 @@ class FakeStripe:
                 if p["lookup_key"] in wanted and (form.get("active") != "true" or p["active"])
             ]
             return 200, {"object": "list", "data": listed, "has_more": False, "url": path}
+        if path.startswith(("/v1/coupons", "/v1/promotion_codes")):
+            return self.promotions(method, path, form)
         if method == "GET" and path.startswith("/v1/products/"):
             product = self.products.get(path.rsplit("/", 1)[1])
             if product is None:
@@ -572,6 +633,80 @@ class FakeStripe:
         if path.startswith(("/v1/payment_intents", "/v1/payment_methods")):
             return self.saved(method, path, form)
         return self.billing(method, path, form)
+
+    def promotions(
+        self, method: str, path: str, form: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """Coupons and promotion codes, as Stripe answers them."""
+        now = int(time.time())
+        if method == "GET" and path.startswith("/v1/coupons/"):
+            coupon = self.coupons.get(path.rsplit("/", 1)[1])
+            if coupon is None:
+                error = {"type": "invalid_request_error", "code": "resource_missing"}
+                return 404, {"error": {**error, "message": "No such coupon"}}
+            return 200, coupon
+        if method == "POST" and path == "/v1/coupons":
+            if form["id"] in self.coupons:
+                return 400, invalid("Coupon already exists.")
+            if ("percent_off" in form) == ("amount_off" in form):
+                return 400, invalid("Give one of percent_off, amount_off.")
+            if (form.get("duration") == "repeating") != ("duration_in_months" in form):
+                return 400, invalid("duration_in_months goes with a repeating duration.")
+            coupon = fixture(
+                "coupon",
+                id=form["id"],
+                name=form.get("name"),
+                percent_off=float(form["percent_off"]) if "percent_off" in form else None,
+                amount_off=int(form["amount_off"]) if "amount_off" in form else None,
+                currency=form.get("currency"),
+                duration=form.get("duration", "once"),
+                duration_in_months=int(form["duration_in_months"])
+                if "duration_in_months" in form
+                else None,
+                max_redemptions=int(form["max_redemptions"]) if "max_redemptions" in form else None,
+                redeem_by=int(form["redeem_by"]) if "redeem_by" in form else None,
+                created=now,
+                metadata=metadata_of(form),
+            )
+            self.coupons[form["id"]] = coupon
+            return 200, coupon
+        if method == "GET" and path == "/v1/promotion_codes":
+            active = {"true": True, "false": False}.get(form.get("active", ""))
+            listed = [
+                c
+                for c in self.promotion_codes.values()
+                if c["code"].upper() == form.get("code", c["code"]).upper()
+                and (active is None or c["active"] == active)
+            ]
+            return 200, {"object": "list", "data": listed, "has_more": False, "url": path}
+        if method == "POST" and path == "/v1/promotion_codes":
+            coupon_id = form["promotion[coupon]"]
+            if form.get("promotion[type]") != "coupon" or coupon_id not in self.coupons:
+                return 400, invalid(f"No such coupon: '{coupon_id}'")
+            taken = [
+                c
+                for c in self.promotion_codes.values()
+                if c["active"] and c["code"].upper() == form["code"].upper()
+            ]
+            if taken:
+                return 400, invalid("An active promotion code with `code` already exists.")
+            code = fixture(
+                "promotion_code",
+                id=f"promo_{stripe_token(24)}",
+                code=form["code"],
+                active=True,
+                created=now,
+                expires_at=None,
+                promotion={"type": "coupon", "coupon": coupon_id},
+                metadata=metadata_of(form),
+            )
+            self.promotion_codes[str(code["id"])] = code
+            return 200, code
+        if method == "POST" and path.startswith("/v1/promotion_codes/"):
+            code = self.promotion_codes[path.rsplit("/", 1)[1]]
+            code["active"] = form.get("active", "true") == "true"
+            return 200, code
+        return 404, invalid(f"No route {path}")
 
     def saved(self, method: str, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """Off-session charges of saved methods, captures, cancels and detaches, as Stripe
@@ -669,7 +804,14 @@ class FakeStripe:
             payment_intent=None,
             livemode=False,
             metadata=metadata_of(form),
-            **changes,
+            allow_promotion_codes=form.get("allow_promotion_codes") == "true",
+            discounts=[{"coupon": None, "promotion_code": form["discounts[0][promotion_code]"]}]
+            if "discounts[0][promotion_code]" in form
+            else [],
+            **{
+                "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+                **changes,
+            },
         )
 
     def metered(self, price_id: str) -> bool:

@@ -48,6 +48,9 @@ class CheckoutBody(BaseModel):
     capture: Literal["automatic", "manual"] = Field(
         "automatic", description='"manual": hold the amount, capture it later'
     )
+    promotion_code: str | None = Field(
+        None, pattern=limits.PROMOTION_CODE, description="a catalog.yml coupon's code"
+    )
 
 
 class CaptureBody(BaseModel):
@@ -107,6 +110,7 @@ def create_checkout(
                 customer_id=body.customer_id,
                 save_payment_method=body.save_payment_method,
                 capture=body.capture,
+                promotion_code=body.promotion_code,
             )
         ).payment
         return 201, {

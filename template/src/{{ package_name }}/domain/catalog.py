@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..models import CatalogPrice
-from ..processors.base import CatalogItem, Processor
+from ..ids import utcnow
+from ..models import CatalogCoupon, CatalogPrice
+from ..processors.base import CatalogItem, CatalogRef, Coupon, Processor
+from .errors import Conflict, Unprocessable
 
 
 @dataclass(frozen=True)
@@ -30,14 +32,32 @@ class Synced:
         return self.outcome.startswith("refused")
 
 
+def outcome(ref: CatalogRef) -> str:
+    if not ref.created:
+        return "up to date"
+    return f"replaced {ref.archived_price_id}" if ref.archived_price_id else "created"
+
+
 def sync_catalog(
     sessions: sessionmaker[Session],
     processors: Mapping[str, Processor],
     items: Iterable[CatalogItem],
+    coupons: Iterable[Coupon] = (),
 ) -> list[Synced]:
     results: list[Synced] = []
-    items = list(items)
+    items, coupons = list(items), list(coupons)
     for name, adapter in sorted(processors.items()):
+        for coupon in coupons:
+            if coupon.redeem_by is not None and coupon.redeem_by < utcnow():
+                results.append(Synced(name, f"coupon {coupon.key}", "-", "expired: not offered"))
+                continue
+            if not adapter.promotion_codes:
+                why = f"refused: {name} keeps no promotion codes, so {coupon.code} is not offered"
+                results.append(Synced(name, f"coupon {coupon.key}", "-", why))
+                continue
+            made = adapter.sync_coupon(coupon)
+            record_coupon(sessions, name, coupon, made)
+            results.append(Synced(name, f"coupon {coupon.key}", made.price_id, outcome(made)))
         for item in items:
             # Only a subscription side has `metered` (a service without plans has none).
             if item.meter is not None and not getattr(adapter, "metered", False):
@@ -48,12 +68,7 @@ def sync_catalog(
             if ref is None:
                 continue
             record(sessions, name, item, ref.product_id, ref.price_id)
-            outcome = "up to date"
-            if ref.created:
-                outcome = (
-                    f"replaced {ref.archived_price_id}" if ref.archived_price_id else "created"
-                )
-            results.append(Synced(name, item.key, ref.price_id, outcome))
+            results.append(Synced(name, item.key, ref.price_id, outcome(ref)))
     return results
 
 
@@ -129,3 +144,87 @@ def active_price(
             )
         ).first()
     return session.scalars(query.where(CatalogPrice.kind == "product")).first()
+
+
+def record_coupon(
+    sessions: sessionmaker[Session], processor: str, coupon: Coupon, ref: CatalogRef
+) -> None:
+    """The promotion code is the active one for this coupon; earlier ones stay, inactive."""
+    with sessions.begin() as session:
+        session.execute(
+            update(CatalogCoupon)
+            .where(
+                CatalogCoupon.processor == processor,
+                CatalogCoupon.key == coupon.key,
+                CatalogCoupon.processor_code_id != ref.price_id,
+            )
+            .values(active=False)
+        )
+        row = session.scalars(
+            select(CatalogCoupon).where(
+                CatalogCoupon.processor == processor,
+                CatalogCoupon.processor_code_id == ref.price_id,
+            )
+        ).one_or_none()
+        if row is None:
+            session.add(
+                CatalogCoupon(
+                    processor=processor,
+                    key=coupon.key,
+                    code=coupon.code,
+                    terms=coupon.terms,
+                    processor_coupon_id=ref.product_id,
+                    processor_code_id=ref.price_id,
+                )
+            )
+        else:
+            row.active = True
+
+
+def active_code(session: Session, processor: str, coupon: Coupon) -> str | None:
+    """The synced promotion code of a coupon, if its terms still match."""
+    return session.scalars(
+        select(CatalogCoupon.processor_code_id).where(
+            CatalogCoupon.processor == processor,
+            CatalogCoupon.key == coupon.key,
+            CatalogCoupon.code == coupon.code,
+            CatalogCoupon.terms == coupon.terms,
+            CatalogCoupon.active.is_(True),
+        )
+    ).first()
+
+
+def promotion(
+    session: Session,
+    coupons: Mapping[str, Coupon],
+    processor: str,
+    takes_codes: bool,
+    code: str | None,
+    amount: int,
+    currency: str,
+    *,
+    whole_amount: bool = False,
+) -> tuple[str, Coupon] | None:
+    """The processor's promotion code for `code`, refused (before any call) where it cannot
+    apply: unknown, expired, in another currency, taking off the whole amount of a payment
+    (`whole_amount` false), at a processor without promotion codes, or not synced."""
+    if code is None:
+        return None
+    if not takes_codes:
+        raise Unprocessable(f"{processor} takes no promotion codes in this version")
+    coupon = coupons.get(code.upper())
+    if coupon is None:
+        raise Unprocessable(f"no promotion code {code!r}")
+    if coupon.redeem_by is not None and coupon.redeem_by < utcnow():
+        raise Unprocessable(f"the promotion code {coupon.code} has expired")
+    if coupon.amount_off is not None:
+        if coupon.currency != currency:
+            raise Unprocessable(f"the promotion code {coupon.code} is for {coupon.currency}")
+        if coupon.amount_off >= amount and not whole_amount:
+            raise Unprocessable(f"the promotion code {coupon.code} takes off the whole amount")
+    found = active_code(session, processor, coupon)
+    if found is None:
+        raise Conflict(
+            f"the promotion code {coupon.code} is not at {processor} yet: run `catalog sync`"
+        )
+    return found, coupon

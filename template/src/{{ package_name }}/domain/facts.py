@@ -53,6 +53,8 @@ class PaymentObserved(PaymentFact):
     - `held`: the processor holds the amount for a later capture (`authorized`).
     - `needs_action`: the customer must authenticate first, at `action_url`.
     - `receipt_url`: the processor's receipt page for the buyer, where it has one.
+    - `amount_discount`: what a promotion code took off, where the event says (`amount`
+      is then what is paid after it).
     """
 
     paid: bool | None = None
@@ -70,6 +72,7 @@ class PaymentObserved(PaymentFact):
     needs_action: bool = False
     action_url: str | None = None
     receipt_url: str | None = None
+    amount_discount: int | None = None
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from ..processors.base import (
     ChargeRequest,
     CheckoutMode,
     CheckoutRequest,
+    Coupon,
     PaymentSnapshot,
     Processor,
     ProcessorError,
@@ -55,7 +56,7 @@ from ..processors.base import (
     SavedMethods,
     WebhookEvent,
 )
-from .catalog import active_price
+from .catalog import active_price, promotion
 from .customers import linked_customer, processor_customer
 from .errors import Conflict, DomainError, IllegalTransition, NotFound, Unprocessable
 from .facts import CheckoutApproved, PaymentObserved, PaymentRef, RefundObserved
@@ -99,6 +100,11 @@ LOCKED = "locked_payments"
 
 class PaymentNotKnownYet(DomainError):
     """Retried later: the event that introduces the payment has not been applied yet."""
+
+
+class DiscountNotKnownYet(DomainError):
+    """Retried later: a payment open to a promotion code was paid for less, and the event
+    that says what the code took off (Stripe's checkout session) has not been applied yet."""
 
 
 @dataclass(frozen=True)
@@ -248,14 +254,33 @@ def find_payment(session: Session, processor: str, ref: PaymentRef) -> Payment |
 
 
 def amount_confirmed(
-    session: Session, payment: Payment, amount: int | None, currency: str | None, cause: Cause
+    session: Session,
+    payment: Payment,
+    amount: int | None,
+    currency: str | None,
+    cause: Cause,
+    discount: int | None = None,
 ) -> bool:
     """Whether what the processor confirms (None: says nothing of it) is the payment's own
     amount and currency. If not, the mismatch is recorded in the payment's history and on
     the payment (`failure_code` "amount_mismatch"), logged as an alert, and the caller
-    applies nothing more: a payment is never counted as paid for an amount it was not."""
-    same_amount = amount is None or amount == payment.amount
+    applies nothing more: a payment is never counted as paid for an amount it was not.
+
+    A payment open to a promotion code (`amount_discount` not None) may be paid for less:
+    by exactly the `discount` the processor says its code took off, which the payment then
+    records. Paid for less by an amount the processor has not explained yet, the event is
+    retried (`DiscountNotKnownYet`) until the one that explains it has been applied."""
     same_currency = currency is None or currency.lower() == payment.currency
+    if payment.amount_discount is not None and amount is not None and same_currency:
+        listed = payment.amount + payment.amount_discount
+        if discount is not None and 0 <= discount < listed and amount + discount == listed:
+            payment.amount, payment.amount_discount = amount, discount
+            return True
+        if discount is None and amount < payment.amount and payment.status in AWAITING:
+            raise DiscountNotKnownYet(
+                f"paid {amount} of {payment.amount}: waiting for what the promotion code took off"
+            )
+    same_amount = amount is None or amount == payment.amount
     if same_amount and same_currency:
         return True
     confirmed = f"{amount if amount is not None else '?'} {(currency or '?').lower()}"
@@ -345,7 +370,9 @@ def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> Pay
         return payment  # older than what is known: the payment has moved on
     if fact.paid:
         partial_capture(payment, fact.amount, fact.currency)
-    if not amount_confirmed(session, payment, fact.amount, fact.currency, cause):
+    if not amount_confirmed(
+        session, payment, fact.amount, fact.currency, cause, fact.amount_discount
+    ):
         return payment  # recorded and alerted; nothing else this event says is applied
     if fact.processor_payment_id and (
         payment.processor_payment_id is None or (fact.paid and payment.status == "authorized")
@@ -483,6 +510,8 @@ class NewCheckout:
     customer_id: str | None = None
     save_payment_method: bool = False
     capture: CaptureMethod = "automatic"
+    #: A catalog coupon's promotion code, applied at the processor.
+    promotion_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -535,10 +564,15 @@ def refund_request(refund: Refund, payment: Payment) -> RefundRequest:
 
 class Payments:
     def __init__(
-        self, sessions: sessionmaker[Session], processors: Mapping[str, Processor]
+        self,
+        sessions: sessionmaker[Session],
+        processors: Mapping[str, Processor],
+        coupons: Mapping[str, Coupon] | None = None,
     ) -> None:
         self.sessions = sessions
         self.processors = processors
+        #: catalog.yml's coupons, by promotion code.
+        self.coupons = coupons or {}
 
     def processor(self, name: str) -> Processor:
         found = self.processors.get(name)
@@ -574,7 +608,25 @@ class Payments:
                     f"a {new.processor} checkout page captures at once: hold an amount with an "
                     "off-session charge (POST /api/customers/{id}/charges) instead"
                 )
+        if new.promotion_code is not None and new.capture == "manual":
+            raise Unprocessable("a promotion code applies to payments captured at once")
+        # The buyer may enter a code on the processor's page where the catalog has coupons.
+        allow_codes = bool(
+            adapter.promotion_codes
+            and self.coupons
+            and new.promotion_code is None
+            and new.capture == "automatic"
+        )
         with self.sessions.begin() as session:
+            promoted = promotion(
+                session,
+                self.coupons,
+                adapter.name,
+                adapter.promotion_codes,
+                new.promotion_code,
+                new.amount,
+                new.currency,
+            )
             payment = session.get(Payment, new.payment_id)
             customer = None
             if new.customer_id is not None:
@@ -595,6 +647,8 @@ class Payments:
                         customer_id=new.customer_id,
                         capture_method=new.capture,
                         metadata_={KEEP_METHOD: "asked"} if new.save_payment_method else {},
+                        promotion_code=new.promotion_code and new.promotion_code.upper(),
+                        amount_discount=0 if promoted or allow_codes else None,
                     ),
                 )
             elif payment.processor_ref is not None and new.mode == "hosted":
@@ -621,6 +675,9 @@ class Payments:
                 processor_customer_id=customer_ref,
                 save_payment_method=new.save_payment_method,
                 capture=new.capture,
+                promotion_ref=promoted[0] if promoted else None,
+                coupon=promoted[1] if promoted else None,
+                allow_promotion_codes=allow_codes,
             )
         )
         with self.sessions.begin() as session:
@@ -932,7 +989,9 @@ def apply_payment_snapshot(
         return  # the payment has moved on since
     if snapshot.status == "succeeded":
         partial_capture(payment, snapshot.amount, snapshot.currency)
-    if not amount_confirmed(session, payment, snapshot.amount, snapshot.currency, cause):
+    if not amount_confirmed(
+        session, payment, snapshot.amount, snapshot.currency, cause, snapshot.amount_discount
+    ):
         return
     if payment.processor_payment_id is None:
         payment.processor_payment_id = snapshot.processor_payment_id

@@ -30,6 +30,9 @@ def payment_view(payment: Payment) -> dict[str, Any]:
         "action_url": payment.checkout_url if payment.status == "requires_action" else None,
         # The processor's receipt page, where it has one (Stripe, Square).
         "receipt_url": payment.receipt_url,
+        # The promotion code given, and what a code took off (`amount` is after it).
+        "promotion_code": payment.promotion_code,
+        "amount_discount": payment.amount_discount or 0,
     }
 
 

@@ -44,6 +44,7 @@ ErrorKind = Literal[
     "declined", "rate_limited", "invalid_request", "authentication", "unavailable", "error"
 ]
 Interval = Literal["day", "week", "month", "year"]
+Duration = Literal["once", "repeating", "forever"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,43 @@ class CheckoutRequest:
     #: Keep the payment method for charges without the customer (off-session).
     save_payment_method: bool = False
     capture: CaptureMethod = "automatic"
+    #: The processor's promotion code to apply (`sync_coupon` made it) and its coupon, or
+    #: else whether the buyer may enter one on the processor's page.
+    promotion_ref: str | None = None
+    coupon: Coupon | None = None
+    allow_promotion_codes: bool = False
+
+
+@dataclass(frozen=True)
+class Coupon:
+    """A catalog.yml coupon, and the promotion code buyers use for it."""
+
+    key: str
+    #: What the buyer types (letters, digits and dashes; case does not matter).
+    code: str
+    name: str
+    #: One of the two: a whole percentage, or an amount in minor units of `currency`.
+    percent_off: int | None
+    amount_off: int | None
+    currency: str | None
+    #: How long it discounts a subscription (a one-time payment: once).
+    duration: Duration
+    duration_in_months: int | None
+    max_redemptions: int | None
+    redeem_by: datetime | None
+
+    def discount_on(self, amount: int) -> int:
+        """What it takes off `amount`, where this service computes it (a percentage is
+        rounded half up), at most all of it."""
+        off = (amount * self.percent_off + 50) // 100 if self.percent_off else self.amount_off
+        return min(off or 0, amount)
+
+    @property
+    def terms(self) -> str:
+        """What the discount is: a coupon whose terms change is a new coupon."""
+        off = f"{self.percent_off}%" if self.percent_off else f"{self.amount_off} {self.currency}"
+        until = self.redeem_by.isoformat() if self.redeem_by else "-"
+        return f"{off} {self.duration} {self.duration_in_months} {self.max_redemptions} {until}"
 
 
 @dataclass(frozen=True)
@@ -124,6 +162,8 @@ class PaymentSnapshot:
     failure_message: str | None = None
     #: `requires_action`: where the customer authenticates (their bank's page).
     action_url: str | None = None
+    #: What a promotion code took off (None: the processor does not say).
+    amount_discount: int | None = None
 
 
 @dataclass(frozen=True)
@@ -336,6 +376,18 @@ class Processor(Protocol):
         there). Plans only where the service has subscriptions (the adapter's subclass)."""
         ...
 
+    @property
+    def promotion_codes(self) -> bool:
+        """The processor keeps coupons and promotion codes (`sync_coupon`) and applies them
+        at checkout, where the buyer may also enter one (else a promotion code is refused)."""
+        ...
+
+    def sync_coupon(self, coupon: Coupon) -> CatalogRef:
+        """The coupon (`product_id`) and its promotion code (`price_id`) at the processor,
+        made once per coupon terms: changed terms make a new coupon, and the code moves to
+        it (`archived_price_id`: the code it replaces)."""
+        ...
+
 
 @runtime_checkable
 class SavedMethods(Protocol):
@@ -431,6 +483,11 @@ class Adapter:
     prorates: ClassVar[bool] = True
     #: Usage of a metered plan can be reported (else its plans are refused at `catalog sync`).
     metered: ClassVar[bool] = False
+    promotion_codes: ClassVar[bool] = False
+
+    def sync_coupon(self, coupon: Coupon) -> CatalogRef:
+        """No coupons here (`promotion_codes` is false): refused before any call."""
+        raise ProcessorError("invalid_request", f"{self.name} keeps no promotion codes")
 
     def read_back(self, payment: PaymentRef) -> list[Fact]:
         """Nothing beyond the payment itself (`Processor.read_back`)."""

@@ -30,6 +30,7 @@ from ..base import (
     ChargeRequest,
     Checkout,
     CheckoutRequest,
+    Coupon,
     CustomerRequest,
     PaymentSnapshot,
     PaymentState,
@@ -127,6 +128,8 @@ class FakeSession:
     request: Purchase
     status: PaymentState = "pending"
     payment_intent: str | None = None
+    #: What a promotion code takes off the request's amount.
+    discount: int = 0
 
     @property
     def description(self) -> str:
@@ -134,7 +137,7 @@ class FakeSession:
 
     @property
     def price(self) -> str:
-        return f"{self.request.amount / 100:.2f} {self.request.currency.upper()}"
+        return f"{(self.request.amount - self.discount) / 100:.2f} {self.request.currency.upper()}"
 
 
 class FakeProcessor(Adapter):
@@ -155,18 +158,20 @@ class FakeProcessor(Adapter):
 
     # -- the Processor interface ---------------------------------------------------------
 
-    def open_session(self, purchase_id: str, request: Purchase) -> Checkout:
+    def open_session(self, purchase_id: str, request: Purchase, discount: int = 0) -> Checkout:
         """A checkout page for a purchase, idempotent per purchase, like the real ones."""
         with self.lock:
             ref = self.by_purchase.get(purchase_id)
             if ref is None:
                 ref = new_id("fk_cs")
-                self.sessions[ref] = FakeSession(ref, request)
+                self.sessions[ref] = FakeSession(ref, request, discount=discount)
                 self.by_purchase[purchase_id] = ref
         return Checkout(processor_ref=ref, url=f"{self.base}/fake-checkout/{ref}")
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
-        return self.open_session(request.payment_id, request)
+        coupon = request.coupon
+        discount = coupon.discount_on(request.amount) if coupon is not None else 0
+        return self.open_session(request.payment_id, request, discount)
 
     def retrieve_payment(self, processor_ref: str) -> PaymentSnapshot:
         charge = self.charges.get(processor_ref)
@@ -178,9 +183,10 @@ class FakeProcessor(Adapter):
         return PaymentSnapshot(
             processor_ref=found.ref,
             status=found.status,
-            amount=found.request.amount,
+            amount=found.request.amount - found.discount,
             currency=found.request.currency,
             processor_payment_id=found.payment_intent,
+            amount_discount=found.discount,
         )
 
     def capture(self, processor_ref: str) -> PaymentSnapshot:
@@ -205,6 +211,14 @@ class FakeProcessor(Adapter):
         if item.interval is not None:
             return None  # plans: the subscription side's
         return self.local_price(item)
+
+    promotion_codes: ClassVar[bool] = True
+
+    def sync_coupon(self, coupon: Coupon) -> CatalogRef:
+        """The fake's promotion codes are local: made up from the coupon's terms, no call
+        (its checkout computes the discount from the coupon itself)."""
+        ref = stable_id("fk_promo", f"{coupon.code}\0{coupon.terms}")
+        return CatalogRef(product_id=f"fk_coupon_{coupon.key}", price_id=ref, created=False)
 
     @staticmethod
     def local_price(item: CatalogItem) -> CatalogRef:
@@ -345,8 +359,9 @@ class FakeProcessor(Adapter):
                 held=held,
                 processor_payment_id=found.payment_intent,
                 livemode=False,
-                amount=request.amount,
+                amount=request.amount - found.discount,
                 currency=request.currency,
+                amount_discount=found.discount,
             )
             saved = []
             if request.save_payment_method and request.processor_customer_id:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
@@ -30,6 +31,7 @@ from ..base import (
     ChargeRequest,
     Checkout,
     CheckoutRequest,
+    Coupon,
     CustomerRequest,
     PaymentSnapshot,
     PaymentState,
@@ -43,7 +45,7 @@ from ..base import (
     attempt_timeout,
 )
 from . import events
-from .catalog import sync_price
+from .catalog import sync_coupon, sync_price
 from .errors import neutral_decline, stripe_errors
 
 if TYPE_CHECKING:
@@ -98,6 +100,7 @@ def intent_snapshot(
 class StripeProcessor(Adapter):
     name = "stripe"
     readers: ClassVar[Mapping[str, Reader]] = events.READERS
+    promotion_codes: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -152,6 +155,10 @@ class StripeProcessor(Adapter):
             params["customer"] = request.processor_customer_id
         elif request.customer_email:
             params["customer_email"] = request.customer_email
+        if request.promotion_ref:
+            params["discounts"] = [{"promotion_code": request.promotion_ref}]
+        elif request.allow_promotion_codes:
+            params["allow_promotion_codes"] = True
         with stripe_errors():
             session = self.client.v1.checkout.sessions.create(
                 params,
@@ -170,8 +177,11 @@ class StripeProcessor(Adapter):
                 processor_ref, {"expand": ["payment_intent"]}
             )
         intent = session.payment_intent
+        totals = session.total_details
+        discount = totals.amount_discount if totals is not None else None
         if session.status == "complete" and isinstance(intent, stripe.PaymentIntent):
-            return intent_snapshot(intent, session.id)  # held, or paid: the intent says
+            # Held, or paid: the intent says; the session says what a promotion code took.
+            return replace(intent_snapshot(intent, session.id), amount_discount=discount)
         status: PaymentState = "pending"
         if session.status == "expired":
             status = "canceled"
@@ -187,6 +197,7 @@ class StripeProcessor(Adapter):
             currency=session.currency or "",
             processor_payment_id=intent if isinstance(intent, str) else getattr(intent, "id", None),
             livemode=bool(session.livemode),
+            amount_discount=discount,
         )
 
     def read_back(self, payment: PaymentRef) -> list[Fact]:
@@ -353,6 +364,9 @@ class StripeProcessor(Adapter):
     def sync_product(self, item: CatalogItem) -> CatalogRef | None:
         """A one-time product's price (plans: the subscription side's)."""
         return None if item.interval is not None else sync_price(self.client, item)
+
+    def sync_coupon(self, coupon: Coupon) -> CatalogRef:
+        return sync_coupon(self.client, coupon)
 
 
 ADAPTER = StripeProcessor

@@ -4,19 +4,23 @@ A price is never modified: a changed amount, currency, billing period or meter c
 new price, moves the lookup key to it, and archives the old one. Products get a stable id
 from the key. A metered plan's price bills per unit of a billing meter, found by its event
 name or created (summing the `value` of the meter events of a `stripe_customer_id`).
+
+A coupon is never modified either: its id carries a digest of its terms, so changed terms
+make a new coupon, and the promotion code (unique among active codes) moves to it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import stripe
 
-from ..base import CatalogItem, CatalogRef
+from ..base import CatalogItem, CatalogRef, Coupon
 from .errors import stripe_errors
 
 if TYPE_CHECKING:
-    from stripe.params import PriceCreateParams, PriceCreateParamsRecurring
+    from stripe.params import CouponCreateParams, PriceCreateParams, PriceCreateParamsRecurring
 
 
 def same_terms(price: stripe.Price, item: CatalogItem, meter_id: str | None) -> bool:
@@ -101,6 +105,62 @@ def sync_price(client: stripe.StripeClient, item: CatalogItem) -> CatalogRef:
     return CatalogRef(
         product_id=product_id,
         price_id=price.id,
+        created=True,
+        archived_price_id=current.id if current else None,
+    )
+
+
+def coupon_params(coupon: Coupon, coupon_id: str) -> CouponCreateParams:
+    params: CouponCreateParams = {
+        "id": coupon_id,
+        "name": coupon.name,
+        "duration": coupon.duration,
+        "metadata": {"coupon_key": coupon.key},
+    }
+    if coupon.percent_off is not None:
+        params["percent_off"] = coupon.percent_off
+    if coupon.amount_off is not None and coupon.currency is not None:
+        params["amount_off"], params["currency"] = coupon.amount_off, coupon.currency
+    if coupon.duration_in_months is not None:
+        params["duration_in_months"] = coupon.duration_in_months
+    if coupon.max_redemptions is not None:
+        params["max_redemptions"] = coupon.max_redemptions
+    if coupon.redeem_by is not None:
+        params["redeem_by"] = int(coupon.redeem_by.timestamp())
+    return params
+
+
+def sync_coupon(client: stripe.StripeClient, coupon: Coupon) -> CatalogRef:
+    """The coupon of these terms and the promotion code pointing at it, made once."""
+    digest = hashlib.sha256(coupon.terms.encode()).hexdigest()[:12]
+    coupon_id = f"{coupon.key}-{digest}"
+    with stripe_errors():
+        try:
+            client.v1.coupons.retrieve(coupon_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status != 404:
+                raise
+            client.v1.coupons.create(
+                coupon_params(coupon, coupon_id),
+                options={"idempotency_key": f"catalog:coupon:{coupon_id}"},
+            )
+        found = client.v1.promotion_codes.list({"code": coupon.code, "active": True})
+        current = found.data[0] if found.data else None
+        if current is not None and current.promotion.coupon == coupon_id:
+            return CatalogRef(product_id=coupon_id, price_id=current.id, created=False)
+        if current is not None:
+            client.v1.promotion_codes.update(current.id, {"active": False})
+        code = client.v1.promotion_codes.create(
+            {
+                "promotion": {"type": "coupon", "coupon": coupon_id},
+                "code": coupon.code,
+                "metadata": {"coupon_key": coupon.key},
+            },
+            options={"idempotency_key": f"catalog:code:{coupon.code}:{coupon_id}"},
+        )
+    return CatalogRef(
+        product_id=coupon_id,
+        price_id=code.id,
         created=True,
         archived_price_id=current.id if current else None,
     )

@@ -140,7 +140,12 @@ def confirmed(data: Mapping[str, Any]) -> dict[str, Any]:
     amount = data.get(PAID_AMOUNT.get(str(data.get("object")), ""))
     if not isinstance(amount, int) or isinstance(amount, bool):
         return {}
-    return {"amount": amount, "currency": text(data.get("currency"))}
+    said = {"amount": amount, "currency": text(data.get("currency"))}
+    # A session says what a promotion code took off its total.
+    discount = (data.get("total_details") or {}).get("amount_discount")
+    if data.get("object") == "checkout.session" and isinstance(discount, int):
+        said["amount_discount"] = discount
+    return said
 
 
 def observed(event: WebhookEvent, **said: Any) -> list[Fact]:
