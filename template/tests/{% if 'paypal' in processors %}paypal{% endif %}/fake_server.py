@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,12 @@ def certificate(key: rsa.RSAPrivateKey, expired: bool = False) -> bytes:
         .sign(key, SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def paid_amount(unit: dict[str, Any]) -> dict[str, Any]:
+    """What a capture or authorization of a purchase unit is for: its amount's money,
+    without the breakdown (a capture's amount is plain money)."""
+    return {k: v for k, v in unit["amount"].items() if k in ("currency_code", "value")}
 
 
 def paypal_time(moment: datetime | None = None) -> str:
@@ -530,6 +537,15 @@ class FakePayPal:
         vault_id = ((body.get("payment_source") or {}).get("paypal") or {}).get("vault_id")
         if vault_id is not None:
             return self.charge_token(body, vault_id)
+        amount = body["purchase_units"][0]["amount"]
+        breakdown = amount.get("breakdown")
+        if breakdown is not None:
+            # PayPal checks the breakdown: the value is the item total less the discount.
+            expected = Decimal(breakdown["item_total"]["value"]) - Decimal(
+                (breakdown.get("discount") or {}).get("value", "0")
+            )
+            if Decimal(amount["value"]) != expected:
+                return self.error(422, "UNPROCESSABLE_ENTITY", "AMOUNT_MISMATCH")
         order_id = self.new_id("ORDER")
         order = {
             "id": order_id,
@@ -561,7 +577,7 @@ class FakePayPal:
         capture = {
             "id": self.new_id("CAPTURE"),
             "status": "COMPLETED",
-            "amount": unit["amount"],
+            "amount": paid_amount(unit),
             "custom_id": unit.get("custom_id"),
             "final_capture": True,
             "create_time": paypal_time(),
@@ -606,7 +622,7 @@ class FakePayPal:
         authorization = {
             "id": self.new_id("AUTH"),
             "status": "CREATED",
-            "amount": unit["amount"],
+            "amount": paid_amount(unit),
             "custom_id": unit.get("custom_id"),
             "expiration_time": paypal_time(now + timedelta(days=29)),
             "create_time": paypal_time(now),

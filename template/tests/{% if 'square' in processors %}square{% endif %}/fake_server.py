@@ -335,6 +335,14 @@ class FakeSquare:
             for item in order_in["line_items"]
         )
         currency = order_in["line_items"][0]["base_price_money"]["currency"]
+        # Square applies the order's discounts: a fixed amount, or a percentage (rounded).
+        discount = 0
+        for applied in order_in.get("discounts") or []:
+            if applied["type"] == "FIXED_AMOUNT":
+                discount += int(applied["amount_money"]["amount"])
+            else:
+                discount += round(total * float(applied["percentage"]) / 100)
+        discount = min(discount, total)
         order = {
             "id": self.new_id("ORD"),
             "location_id": order_in["location_id"],
@@ -342,8 +350,11 @@ class FakeSquare:
             "metadata": order_in.get("metadata"),
             "line_items": order_in["line_items"],
             "state": "OPEN",
-            "total_money": {"amount": total, "currency": currency},
-        }
+            "total_money": {"amount": total - discount, "currency": currency},
+            **({"discounts": order_in["discounts"],
+                "total_discount_money": {"amount": discount, "currency": currency}}
+               if discount else {}),
+        }  # fmt: skip
         self.orders[order["id"]] = order
         link_id = self.new_id("LINK")
         link = {

@@ -41,7 +41,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..ids import utcnow
 from ..limits import https_url
-from ..models import Customer, Dispute, Payment, PaymentEvent, PaymentMethod, Refund
+from ..models import (
+    CatalogCoupon,
+    Customer,
+    Dispute,
+    Payment,
+    PaymentEvent,
+    PaymentMethod,
+    Refund,
+)
 from ..processors.base import (
     CaptureMethod,
     CaptureRequest,
@@ -538,6 +546,27 @@ class Started:
     client_secret: str | None = None
 
 
+def redeem(session: Session, coupon: Coupon, amount: int) -> int:
+    """What a code this service applies itself takes off `amount`, while the coupon may
+    still be redeemed: its payments not failed or canceled, at any processor, count, one
+    transaction at a time (the coupon's rows locked; SQLite writes one at a time)."""
+    if coupon.max_redemptions is not None:
+        session.scalars(
+            select(CatalogCoupon.id).where(CatalogCoupon.key == coupon.key).with_for_update()
+        ).all()
+        used = session.scalar(
+            select(func.count())
+            .select_from(Payment)
+            .where(
+                Payment.promotion_code == coupon.code,
+                Payment.status.not_in(("failed", "canceled")),
+            )
+        )
+        if (used or 0) >= coupon.max_redemptions:
+            raise Conflict(f"the promotion code {coupon.code} has been used up")
+    return coupon.discount_on(amount)
+
+
 def created(session: Session, payment: Payment) -> Payment:
     """A new payment, pending, with the first entry of its history."""
     session.add(payment)
@@ -610,9 +639,11 @@ class Payments:
                 )
         if new.promotion_code is not None and new.capture == "manual":
             raise Unprocessable("a promotion code applies to payments captured at once")
-        # The buyer may enter a code on the processor's page where the catalog has coupons.
+        # The buyer may enter a code on the processor's page where the catalog has coupons
+        # and the processor keeps them.
         allow_codes = bool(
             adapter.promotion_codes
+            and not adapter.local_discounts
             and self.coupons
             and new.promotion_code is None
             and new.capture == "automatic"
@@ -634,12 +665,15 @@ class Payments:
                 if customer is None:
                     raise NotFound(f"no customer {new.customer_id}")
             if payment is None:
+                discount = 0
+                if promoted is not None and adapter.local_discounts:
+                    discount = redeem(session, promoted[1], new.amount)
                 payment = created(
                     session,
                     Payment(
                         id=new.payment_id,
                         processor=new.processor,
-                        amount=new.amount,
+                        amount=new.amount - discount,
                         currency=new.currency,
                         description=new.description,
                         reference=new.reference,
@@ -648,11 +682,13 @@ class Payments:
                         capture_method=new.capture,
                         metadata_={KEEP_METHOD: "asked"} if new.save_payment_method else {},
                         promotion_code=new.promotion_code and new.promotion_code.upper(),
-                        amount_discount=0 if promoted or allow_codes else None,
+                        amount_discount=discount if promoted or allow_codes else None,
                     ),
                 )
             elif payment.processor_ref is not None and new.mode == "hosted":
                 return Started(payment)
+            # Taken off here (`local_discounts`), at the first attempt: what the order says.
+            discount = (payment.amount_discount or 0) if adapter.local_discounts else 0
             price_ref = None
             if new.product_key is not None:
                 price_ref = active_price(
@@ -676,8 +712,8 @@ class Payments:
                 save_payment_method=new.save_payment_method,
                 capture=new.capture,
                 promotion_ref=promoted[0] if promoted else None,
-                coupon=promoted[1] if promoted else None,
                 allow_promotion_codes=allow_codes,
+                discount=discount,
             )
         )
         with self.sessions.begin() as session:

@@ -29,6 +29,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ..domain.facts import Fact, PaymentMethodObserved, PaymentRef
+from ..ids import stable_id
 
 if TYPE_CHECKING:
     from ..config import ProcessorSettings, Settings
@@ -65,11 +66,13 @@ class CheckoutRequest:
     #: Keep the payment method for charges without the customer (off-session).
     save_payment_method: bool = False
     capture: CaptureMethod = "automatic"
-    #: The processor's promotion code to apply (`sync_coupon` made it) and its coupon, or
-    #: else whether the buyer may enter one on the processor's page.
+    #: The processor's promotion code to apply (`sync_coupon` made it), or else whether
+    #: the buyer may enter one on the processor's page.
     promotion_ref: str | None = None
-    coupon: Coupon | None = None
     allow_promotion_codes: bool = False
+    #: What this service took off `amount` for a promotion code, where it applies codes
+    #: itself (`local_discounts`): the buyer pays `amount - discount`.
+    discount: int = 0
 
 
 @dataclass(frozen=True)
@@ -378,8 +381,14 @@ class Processor(Protocol):
 
     @property
     def promotion_codes(self) -> bool:
-        """The processor keeps coupons and promotion codes (`sync_coupon`) and applies them
-        at checkout, where the buyer may also enter one (else a promotion code is refused)."""
+        """Promotion codes apply here (else one is refused before any call)."""
+        ...
+
+    @property
+    def local_discounts(self) -> bool:
+        """This service applies codes itself: it computes the discount, counts redemptions
+        and sends the order with the discount (else the processor keeps the coupons and
+        codes, applies them, and lets the buyer type one on its page)."""
         ...
 
     def sync_coupon(self, coupon: Coupon) -> CatalogRef:
@@ -484,10 +493,15 @@ class Adapter:
     #: Usage of a metered plan can be reported (else its plans are refused at `catalog sync`).
     metered: ClassVar[bool] = False
     promotion_codes: ClassVar[bool] = False
+    local_discounts: ClassVar[bool] = False
 
     def sync_coupon(self, coupon: Coupon) -> CatalogRef:
-        """No coupons here (`promotion_codes` is false): refused before any call."""
-        raise ProcessorError("invalid_request", f"{self.name} keeps no promotion codes")
+        """Where this service applies codes itself (`local_discounts`): a reference made up
+        from the coupon's terms, no call."""
+        if not self.local_discounts:
+            raise ProcessorError("invalid_request", f"{self.name} keeps no promotion codes")
+        ref = stable_id(f"{self.name}_promo", f"{coupon.code}\0{coupon.terms}")
+        return CatalogRef(f"{self.name}_coupon_{coupon.key}", ref, created=False)
 
     def read_back(self, payment: PaymentRef) -> list[Fact]:
         """Nothing beyond the payment itself (`Processor.read_back`)."""

@@ -30,7 +30,6 @@ from ..base import (
     ChargeRequest,
     Checkout,
     CheckoutRequest,
-    Coupon,
     CustomerRequest,
     PaymentSnapshot,
     PaymentState,
@@ -169,9 +168,7 @@ class FakeProcessor(Adapter):
         return Checkout(processor_ref=ref, url=f"{self.base}/fake-checkout/{ref}")
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
-        coupon = request.coupon
-        discount = coupon.discount_on(request.amount) if coupon is not None else 0
-        return self.open_session(request.payment_id, request, discount)
+        return self.open_session(request.payment_id, request, request.discount)
 
     def retrieve_payment(self, processor_ref: str) -> PaymentSnapshot:
         charge = self.charges.get(processor_ref)
@@ -213,12 +210,7 @@ class FakeProcessor(Adapter):
         return self.local_price(item)
 
     promotion_codes: ClassVar[bool] = True
-
-    def sync_coupon(self, coupon: Coupon) -> CatalogRef:
-        """The fake's promotion codes are local: made up from the coupon's terms, no call
-        (its checkout computes the discount from the coupon itself)."""
-        ref = stable_id("fk_promo", f"{coupon.code}\0{coupon.terms}")
-        return CatalogRef(product_id=f"fk_coupon_{coupon.key}", price_id=ref, created=False)
+    local_discounts: ClassVar[bool] = True
 
     @staticmethod
     def local_price(item: CatalogItem) -> CatalogRef:

@@ -162,6 +162,21 @@ def paypal_errors() -> Iterator[None]:
         raise ProcessorError("unavailable", "PayPal could not be reached; retry later") from None
 
 
+def amount_of_order(request: CheckoutRequest | ChargeRequest) -> dict[str, Any]:
+    """What the buyer pays: with a promotion code's discount (this service's), the item
+    total less the discount, as PayPal's breakdown says it."""
+    discount = request.discount if isinstance(request, CheckoutRequest) else 0
+    if not discount:
+        return to_value(request.amount, request.currency)
+    return {
+        **to_value(request.amount - discount, request.currency),
+        "breakdown": {
+            "item_total": to_value(request.amount, request.currency),
+            "discount": to_value(discount, request.currency),
+        },
+    }
+
+
 def order_body(request: CheckoutRequest | ChargeRequest, paypal: dict[str, Any]) -> dict[str, Any]:
     """An order for one payment of ours (`custom_id`: events name it), paid with `paypal`
     (the buyer's approval, or a saved wallet); held (AUTHORIZE) for a manual capture."""
@@ -172,7 +187,7 @@ def order_body(request: CheckoutRequest | ChargeRequest, paypal: dict[str, Any])
                 "reference_id": request.payment_id,
                 "custom_id": request.payment_id,
                 "description": request.description[:127],
-                "amount": to_value(request.amount, request.currency),
+                "amount": amount_of_order(request),
             }
         ],
         "payment_source": {"paypal": paypal},
@@ -191,6 +206,9 @@ class _Headers:
 
 class PayPalProcessor(Adapter):
     name = "paypal"
+    #: This service applies promotion codes itself, as a discount on the order.
+    promotion_codes: ClassVar[bool] = True
+    local_discounts: ClassVar[bool] = True
     capture_on_return = True
     verifies_over_network = True
     readers: ClassVar[Mapping[str, Reader]] = events.READERS

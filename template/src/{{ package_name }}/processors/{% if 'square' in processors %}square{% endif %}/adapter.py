@@ -78,6 +78,9 @@ REFUND_STATES: dict[str, RefundState] = {
 
 class SquareProcessor(Adapter):
     name = "square"
+    #: This service applies promotion codes itself, as a discount on the order.
+    promotion_codes: ClassVar[bool] = True
+    local_discounts: ClassVar[bool] = True
     readers: ClassVar[Mapping[str, Reader]] = events.READERS
     manual_checkout = False
     partial_capture = False
@@ -130,6 +133,14 @@ class SquareProcessor(Adapter):
                             },
                         }
                     ],
+                    # A promotion code's discount, as this service computed it.
+                    **({"discounts": [{
+                        "uid": "promotion",
+                        "name": "Promotion code",
+                        "type": "FIXED_AMOUNT",
+                        "amount_money": {"amount": request.discount, "currency": currency},
+                        "scope": "ORDER",
+                    }]} if request.discount else {}),
                 },
                 checkout_options={"redirect_url": request.success_url},
                 payment_note=request.payment_id,
