@@ -217,11 +217,10 @@ def promotion(
         raise Unprocessable(f"no promotion code {code!r}")
     if coupon.redeem_by is not None and coupon.redeem_by < utcnow():
         raise Unprocessable(f"the promotion code {coupon.code} has expired")
-    if coupon.amount_off is not None:
-        if coupon.currency != currency:
-            raise Unprocessable(f"the promotion code {coupon.code} is for {coupon.currency}")
-        if coupon.amount_off >= amount and not whole_amount:
-            raise Unprocessable(f"the promotion code {coupon.code} takes off the whole amount")
+    if coupon.amount_off is not None and coupon.currency != currency:
+        raise Unprocessable(f"the promotion code {coupon.code} is for {coupon.currency}")
+    if coupon.discount_on(amount) >= amount and not whole_amount:
+        raise Unprocessable(f"the promotion code {coupon.code} takes off the whole amount")
     found = active_code(session, processor, coupon)
     if found is None:
         raise Conflict(

@@ -546,20 +546,27 @@ class Started:
     client_secret: str | None = None
 
 
+#: How long a checkout not yet paid holds a redemption of its promotion code: longer, and
+#: checkouts left unpaid could use a limited coupon up without anyone paying.
+REDEMPTION_HOLD = timedelta(hours=1)
+
+
 def redeem(session: Session, coupon: Coupon, amount: int) -> int:
     """What a code this service applies itself takes off `amount`, while the coupon may
-    still be redeemed: its payments not failed or canceled, at any processor, count, one
+    still be redeemed: its payments at any processor count once paid (or held, or waiting
+    for the buyer's authentication), and while pending for `REDEMPTION_HOLD`; one
     transaction at a time (the coupon's rows locked; SQLite writes one at a time)."""
     if coupon.max_redemptions is not None:
         session.scalars(
             select(CatalogCoupon.id).where(CatalogCoupon.key == coupon.key).with_for_update()
         ).all()
+        held = (Payment.status == "pending") & (Payment.created_at > utcnow() - REDEMPTION_HOLD)
         used = session.scalar(
             select(func.count())
             .select_from(Payment)
             .where(
                 Payment.promotion_code == coupon.code,
-                Payment.status.not_in(("failed", "canceled")),
+                Payment.status.not_in(("pending", "failed", "canceled")) | held,
             )
         )
         if (used or 0) >= coupon.max_redemptions:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import stripe
 
-from ..base import CatalogItem, CatalogRef, Coupon
+from ..base import CatalogItem, CatalogRef, Coupon, ProcessorError
 from .errors import stripe_errors
 
 if TYPE_CHECKING:
@@ -149,14 +149,24 @@ def sync_coupon(client: stripe.StripeClient, coupon: Coupon) -> CatalogRef:
         if current is not None and current.promotion.coupon == coupon_id:
             return CatalogRef(product_id=coupon_id, price_id=current.id, created=False)
         if current is not None:
+            # The code moves only from a coupon of ours: never a code made in the dashboard.
+            made_for = (current.to_dict().get("metadata") or {}).get("coupon_key")
+            if made_for != coupon.key:
+                raise ProcessorError(
+                    "invalid_request",
+                    f"Stripe has an active code {coupon.code} that catalog sync did not make: "
+                    "deactivate it in the dashboard, or choose another code",
+                )
             client.v1.promotion_codes.update(current.id, {"active": False})
+        previous = current.id if current is not None else "none"
         code = client.v1.promotion_codes.create(
             {
                 "promotion": {"type": "coupon", "coupon": coupon_id},
                 "code": coupon.code,
                 "metadata": {"coupon_key": coupon.key},
             },
-            options={"idempotency_key": f"catalog:code:{coupon.code}:{coupon_id}"},
+            # The code it replaces is in the key: terms changed back make a code again.
+            options={"idempotency_key": f"catalog:code:{coupon_id}:{previous}"},
         )
     return CatalogRef(
         product_id=coupon_id,
