@@ -224,6 +224,9 @@ class Payment(Timestamps, Base):
     #: What a promotion code took off `amount` (the payment is then for `amount`, the
     #: list price less this). None: no code could apply; 0: one may, none has yet.
     amount_discount: Mapped[int | None] = mapped_column(BigInteger)
+    #: The tax the processor added (TAX_MODE=processor; `amount` includes it). None: no
+    #: tax could be added; 0: it may be, none has been yet.
+    amount_tax: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class PaymentEvent(Base):
@@ -418,6 +421,8 @@ class Invoice(Timestamps, Base):
     number: Mapped[str | None] = mapped_column(String(100))
     amount_due: Mapped[int] = mapped_column(BigInteger)
     amount_paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The tax on it, where the processor computed one (TAX_MODE=processor).
+    amount_tax: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20))
     hosted_invoice_url: Mapped[str | None] = mapped_column(Text)

@@ -202,6 +202,10 @@ class FakeStripe:
         self.meters: dict[str, dict[str, Any]] = {}
         #: Coupons and their promotion codes (a code is unique among the active ones).
         self.coupons: dict[str, dict[str, Any]] = {}
+        #: Stripe Tax: set up in the dashboard (else a session asking for it is refused), and
+        #: the rate it finds for the buyer's address.
+        self.tax_registered = True
+        self.tax_rate = 10
         self.promotion_codes: dict[str, dict[str, Any]] = {}
         self.meter_events: dict[str, dict[str, Any]] = {}
         self.by_key: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -260,12 +264,18 @@ class FakeStripe:
         quantity = int(form.get("line_items[0][quantity]", "1"))
         subtotal = unit * quantity
         discount = self.discount(form.get("discounts[0][promotion_code]"), subtotal)
+        taxed = form.get("automatic_tax[enabled]") == "true"
+        tax = self.tax_on(subtotal - discount) if taxed else 0
         return {
             "amount_subtotal": subtotal,
-            "amount_total": subtotal - discount,
+            "amount_total": subtotal - discount + tax,
             "currency": currency,
-            "total_details": {"amount_discount": discount, "amount_shipping": 0, "amount_tax": 0},
+            "total_details": {"amount_discount": discount, "amount_shipping": 0, "amount_tax": tax},
         }
+
+    def tax_on(self, amount: int) -> int:
+        """Stripe Tax, for the buyer's address (here: a flat `tax_rate`, tax exclusive)."""
+        return int(amount * self.tax_rate / 100 + 0.5)
 
     def redeemable(self, promotion_code: str) -> dict[str, Any] | None:
         """The coupon of an active promotion code, if it may still be redeemed."""
@@ -294,9 +304,15 @@ class FakeStripe:
         (found,) = [
             c["id"] for c in self.promotion_codes.values() if c["code"] == code and c["active"]
         ]
-        discount = self.discount(found, session["amount_subtotal"])
-        session["amount_total"] = session["amount_subtotal"] - discount
-        session["total_details"] = {**session["total_details"], "amount_discount": discount}
+        subtotal = session["amount_subtotal"]
+        discount = self.discount(found, subtotal)
+        tax = self.tax_on(subtotal - discount) if session["automatic_tax"]["enabled"] else 0
+        session["amount_total"] = subtotal - discount + tax
+        session["total_details"] = {
+            **session["total_details"],
+            "amount_discount": discount,
+            "amount_tax": tax,
+        }
         session["discounts"] = [{"coupon": None, "promotion_code": found}]
 
     def complete(self, session_id: str) -> str:
@@ -476,6 +492,11 @@ class FakeStripe:
                 return 400, invalid(
                     "You may only specify one of these parameters: allow_promotion_codes, "
                     "discounts."
+                )
+            if form.get("automatic_tax[enabled]") == "true" and not self.tax_registered:
+                return 400, invalid(
+                    "Stripe Tax has not been activated on your account. Please visit "
+                    "https://dashboard.stripe.com/settings/tax/activate to get started."
                 )
             if promotion and self.redeemable(promotion) is None:
                 return 400, invalid("This promotion code cannot be redeemed.")
@@ -805,6 +826,11 @@ class FakeStripe:
             livemode=False,
             metadata=metadata_of(form),
             allow_promotion_codes=form.get("allow_promotion_codes") == "true",
+            automatic_tax={
+                **FIXTURES["checkout.session"]["automatic_tax"],
+                "enabled": form.get("automatic_tax[enabled]") == "true",
+                "status": "complete" if form.get("automatic_tax[enabled]") == "true" else None,
+            },
             discounts=[{"coupon": None, "promotion_code": form["discounts[0][promotion_code]"]}]
             if "discounts[0][promotion_code]" in form
             else [],

@@ -8,10 +8,11 @@ a processor that cannot bill usage (its adapter's `metered` is false).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..ids import utcnow
@@ -72,6 +73,16 @@ def sync_catalog(
     return results
 
 
+def once_more_if_raced(write: Callable[[], None]) -> None:
+    """Run `write`; if another process inserted the same row at the same moment (two
+    `serve` processes record the offline prices as they start), run it again: it then
+    finds the row."""
+    try:
+        write()
+    except IntegrityError:
+        write()
+
+
 def record(
     sessions: sessionmaker[Session],
     processor: str,
@@ -80,6 +91,16 @@ def record(
     price_id: str,
 ) -> None:
     """The price is the active one for this key; earlier ones stay, inactive (history)."""
+    once_more_if_raced(lambda: _record(sessions, processor, item, product_id, price_id))
+
+
+def _record(
+    sessions: sessionmaker[Session],
+    processor: str,
+    item: CatalogItem,
+    product_id: str,
+    price_id: str,
+) -> None:
     kind = item.kind
     with sessions.begin() as session:
         session.execute(
@@ -150,6 +171,12 @@ def record_coupon(
     sessions: sessionmaker[Session], processor: str, coupon: Coupon, ref: CatalogRef
 ) -> None:
     """The promotion code is the active one for this coupon; earlier ones stay, inactive."""
+    once_more_if_raced(lambda: _record_coupon(sessions, processor, coupon, ref))
+
+
+def _record_coupon(
+    sessions: sessionmaker[Session], processor: str, coupon: Coupon, ref: CatalogRef
+) -> None:
     with sessions.begin() as session:
         session.execute(
             update(CatalogCoupon)

@@ -53,8 +53,8 @@ class PaymentObserved(PaymentFact):
     - `held`: the processor holds the amount for a later capture (`authorized`).
     - `needs_action`: the customer must authenticate first, at `action_url`.
     - `receipt_url`: the processor's receipt page for the buyer, where it has one.
-    - `amount_discount`: what a promotion code took off, where the event says (`amount`
-      is then what is paid after it).
+    - `amount_discount`: what a promotion code took off, and `amount_tax` the tax the
+      processor added, where the event says (`amount` is then what is paid with both).
     """
 
     paid: bool | None = None
@@ -73,6 +73,7 @@ class PaymentObserved(PaymentFact):
     action_url: str | None = None
     receipt_url: str | None = None
     amount_discount: int | None = None
+    amount_tax: int | None = None
 
 
 @dataclass(frozen=True)

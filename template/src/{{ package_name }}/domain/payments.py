@@ -110,9 +110,10 @@ class PaymentNotKnownYet(DomainError):
     """Retried later: the event that introduces the payment has not been applied yet."""
 
 
-class DiscountNotKnownYet(DomainError):
-    """Retried later: a payment open to a promotion code was paid for less, and the event
-    that says what the code took off (Stripe's checkout session) has not been applied yet."""
+class AmountNotExplainedYet(DomainError):
+    """Retried later: a payment open to a promotion code or the processor's tax was paid
+    for another amount, and the event that says what the code took off and the tax added
+    (Stripe's checkout session) has not been applied yet."""
 
 
 @dataclass(frozen=True)
@@ -268,25 +269,36 @@ def amount_confirmed(
     currency: str | None,
     cause: Cause,
     discount: int | None = None,
+    tax: int | None = None,
 ) -> bool:
     """Whether what the processor confirms (None: says nothing of it) is the payment's own
     amount and currency. If not, the mismatch is recorded in the payment's history and on
     the payment (`failure_code` "amount_mismatch"), logged as an alert, and the caller
     applies nothing more: a payment is never counted as paid for an amount it was not.
 
-    A payment open to a promotion code (`amount_discount` not None) may be paid for less:
-    by exactly the `discount` the processor says its code took off, which the payment then
-    records. Paid for less by an amount the processor has not explained yet, the event is
-    retried (`DiscountNotKnownYet`) until the one that explains it has been applied."""
+    A payment open to a promotion code (`amount_discount` not None) or to the processor's
+    tax (`amount_tax` not None) may be paid for another amount: its listed amount less
+    exactly the `discount` plus exactly the `tax` the processor reports, which the payment
+    then records. Paid for another amount that the processor has not explained yet, the
+    event is retried (`AmountNotExplainedYet`) until the one that explains it is applied."""
     same_currency = currency is None or currency.lower() == payment.currency
-    if payment.amount_discount is not None and amount is not None and same_currency:
-        listed = payment.amount + payment.amount_discount
-        if discount is not None and 0 <= discount < listed and amount + discount == listed:
-            payment.amount, payment.amount_discount = amount, discount
+    adjusted = payment.amount_discount is not None or payment.amount_tax is not None
+    if adjusted and amount is not None and same_currency:
+        listed = payment.amount + (payment.amount_discount or 0) - (payment.amount_tax or 0)
+        off = (discount or 0) if payment.amount_discount is not None else 0
+        added = (tax or 0) if payment.amount_tax is not None else 0
+        explained = discount is not None or tax is not None
+        if explained and 0 <= off < listed and added >= 0 and amount == listed - off + added:
+            payment.amount = amount
+            if payment.amount_discount is not None:
+                payment.amount_discount = off
+            if payment.amount_tax is not None:
+                payment.amount_tax = added
             return True
-        if discount is None and amount < payment.amount and payment.status in AWAITING:
-            raise DiscountNotKnownYet(
-                f"paid {amount} of {payment.amount}: waiting for what the promotion code took off"
+        if not explained and amount != payment.amount and payment.status in AWAITING:
+            raise AmountNotExplainedYet(
+                f"paid {amount} for {payment.amount}: waiting for what the processor added "
+                "or took off"
             )
     same_amount = amount is None or amount == payment.amount
     if same_amount and same_currency:
@@ -379,7 +391,7 @@ def observe(session: Session, event: WebhookEvent, fact: PaymentObserved) -> Pay
     if fact.paid:
         partial_capture(payment, fact.amount, fact.currency)
     if not amount_confirmed(
-        session, payment, fact.amount, fact.currency, cause, fact.amount_discount
+        session, payment, fact.amount, fact.currency, cause, fact.amount_discount, fact.amount_tax
     ):
         return payment  # recorded and alerted; nothing else this event says is applied
     if fact.processor_payment_id and (
@@ -604,11 +616,14 @@ class Payments:
         sessions: sessionmaker[Session],
         processors: Mapping[str, Processor],
         coupons: Mapping[str, Coupon] | None = None,
+        processor_tax: bool = False,
     ) -> None:
         self.sessions = sessions
         self.processors = processors
         #: catalog.yml's coupons, by promotion code.
         self.coupons = coupons or {}
+        #: TAX_MODE=processor: checkouts' tax is the processor's to compute and add.
+        self.processor_tax = processor_tax
 
     def processor(self, name: str) -> Processor:
         found = self.processors.get(name)
@@ -646,6 +661,12 @@ class Payments:
                 )
         if new.promotion_code is not None and new.capture == "manual":
             raise Unprocessable("a promotion code applies to payments captured at once")
+        if self.processor_tax and not adapter.computes_tax:
+            raise Unprocessable(
+                f"{new.processor} computes no tax, and TAX_MODE is processor: pay elsewhere"
+            )
+        if self.processor_tax and new.capture == "manual":
+            raise Unprocessable("with TAX_MODE=processor, payments are captured at once")
         # The buyer may enter a code on the processor's page where the catalog has coupons
         # and the processor keeps them.
         allow_codes = bool(
@@ -690,6 +711,7 @@ class Payments:
                         metadata_={KEEP_METHOD: "asked"} if new.save_payment_method else {},
                         promotion_code=new.promotion_code and new.promotion_code.upper(),
                         amount_discount=discount if promoted or allow_codes else None,
+                        amount_tax=0 if self.processor_tax else None,
                     ),
                 )
             elif payment.processor_ref is not None and new.mode == "hosted":
@@ -721,6 +743,7 @@ class Payments:
                 promotion_ref=promoted[0] if promoted else None,
                 allow_promotion_codes=allow_codes,
                 discount=discount,
+                automatic_tax=self.processor_tax,
             )
         )
         with self.sessions.begin() as session:
@@ -1032,9 +1055,8 @@ def apply_payment_snapshot(
         return  # the payment has moved on since
     if snapshot.status == "succeeded":
         partial_capture(payment, snapshot.amount, snapshot.currency)
-    if not amount_confirmed(
-        session, payment, snapshot.amount, snapshot.currency, cause, snapshot.amount_discount
-    ):
+    said = (snapshot.amount_discount, snapshot.amount_tax)
+    if not amount_confirmed(session, payment, snapshot.amount, snapshot.currency, cause, *said):
         return
     if payment.processor_payment_id is None:
         payment.processor_payment_id = snapshot.processor_payment_id

@@ -33,6 +33,8 @@ def payment_view(payment: Payment) -> dict[str, Any]:
         # The promotion code given, and what a code took off (`amount` is after it).
         "promotion_code": payment.promotion_code,
         "amount_discount": payment.amount_discount or 0,
+        # The tax the processor added (TAX_MODE=processor), included in `amount`.
+        "amount_tax": payment.amount_tax or 0,
     }
 
 
@@ -75,6 +77,7 @@ def invoice_view(invoice: Invoice) -> dict[str, Any]:
         "number": invoice.number,
         "amount_due": invoice.amount_due,
         "amount_paid": invoice.amount_paid,
+        "amount_tax": invoice.amount_tax,
         "currency": invoice.currency,
         "attempt_count": invoice.attempt_count,
         "hosted_invoice_url": invoice.hosted_invoice_url,

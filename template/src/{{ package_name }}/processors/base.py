@@ -73,6 +73,8 @@ class CheckoutRequest:
     #: What this service took off `amount` for a promotion code, where it applies codes
     #: itself (`local_discounts`): the buyer pays `amount - discount`.
     discount: int = 0
+    #: The processor computes the tax and adds it (TAX_MODE=processor).
+    automatic_tax: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,8 @@ class PaymentSnapshot:
     action_url: str | None = None
     #: What a promotion code took off (None: the processor does not say).
     amount_discount: int | None = None
+    #: The tax the processor added (None: it does not say).
+    amount_tax: int | None = None
 
 
 @dataclass(frozen=True)
@@ -385,6 +389,12 @@ class Processor(Protocol):
         ...
 
     @property
+    def computes_tax(self) -> bool:
+        """The processor computes the tax of a checkout and adds it (TAX_MODE=processor;
+        else that mode is refused here before any call)."""
+        ...
+
+    @property
     def local_discounts(self) -> bool:
         """This service applies codes itself: it computes the discount, counts redemptions
         and sends the order with the discount (else the processor keeps the coupons and
@@ -494,6 +504,7 @@ class Adapter:
     metered: ClassVar[bool] = False
     promotion_codes: ClassVar[bool] = False
     local_discounts: ClassVar[bool] = False
+    computes_tax: ClassVar[bool] = False
 
     def sync_coupon(self, coupon: Coupon) -> CatalogRef:
         """Where this service applies codes itself (`local_discounts`): a reference made up

@@ -101,6 +101,8 @@ class StripeProcessor(Adapter):
     name = "stripe"
     readers: ClassVar[Mapping[str, Reader]] = events.READERS
     promotion_codes: ClassVar[bool] = True
+    #: Stripe Tax computes and adds the tax (TAX_MODE=processor).
+    computes_tax: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -159,6 +161,11 @@ class StripeProcessor(Adapter):
             params["discounts"] = [{"promotion_code": request.promotion_ref}]
         elif request.allow_promotion_codes:
             params["allow_promotion_codes"] = True
+        if request.automatic_tax:
+            params["automatic_tax"] = {"enabled": True}
+            if request.processor_customer_id:
+                # Stripe Tax needs the address: the one the buyer enters is kept.
+                params["customer_update"] = {"address": "auto"}
         with stripe_errors():
             session = self.client.v1.checkout.sessions.create(
                 params,
@@ -179,9 +186,11 @@ class StripeProcessor(Adapter):
         intent = session.payment_intent
         totals = session.total_details
         discount = totals.amount_discount if totals is not None else None
+        tax = totals.amount_tax if totals is not None else None
         if session.status == "complete" and isinstance(intent, stripe.PaymentIntent):
             # Held, or paid: the intent says; the session says what a promotion code took.
-            return replace(intent_snapshot(intent, session.id), amount_discount=discount)
+            snapshot = intent_snapshot(intent, session.id)
+            return replace(snapshot, amount_discount=discount, amount_tax=tax)
         status: PaymentState = "pending"
         if session.status == "expired":
             status = "canceled"
@@ -198,6 +207,7 @@ class StripeProcessor(Adapter):
             processor_payment_id=intent if isinstance(intent, str) else getattr(intent, "id", None),
             livemode=bool(session.livemode),
             amount_discount=discount,
+            amount_tax=tax,
         )
 
     def read_back(self, payment: PaymentRef) -> list[Fact]:

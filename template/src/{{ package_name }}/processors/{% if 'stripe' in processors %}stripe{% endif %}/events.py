@@ -141,10 +141,12 @@ def confirmed(data: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(amount, int) or isinstance(amount, bool):
         return {}
     said = {"amount": amount, "currency": text(data.get("currency"))}
-    # A session says what a promotion code took off its total.
-    discount = (data.get("total_details") or {}).get("amount_discount")
-    if data.get("object") == "checkout.session" and isinstance(discount, int):
-        said["amount_discount"] = discount
+    # A session says what a promotion code took off its total, and the tax it added.
+    if data.get("object") == "checkout.session":
+        totals = data.get("total_details") or {}
+        for name in ("amount_discount", "amount_tax"):
+            if isinstance(totals.get(name), int):
+                said[name] = totals[name]
     return said
 
 
