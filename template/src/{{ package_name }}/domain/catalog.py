@@ -52,10 +52,6 @@ def sync_catalog(
             if coupon.redeem_by is not None and coupon.redeem_by < utcnow():
                 results.append(Synced(name, f"coupon {coupon.key}", "-", "expired: not offered"))
                 continue
-            if not adapter.promotion_codes:
-                why = f"refused: {name} keeps no promotion codes, so {coupon.code} is not offered"
-                results.append(Synced(name, f"coupon {coupon.key}", "-", why))
-                continue
             made = adapter.sync_coupon(coupon)
             record_coupon(sessions, name, coupon, made)
             results.append(Synced(name, f"coupon {coupon.key}", made.price_id, outcome(made)))
@@ -225,7 +221,6 @@ def promotion(
     session: Session,
     coupons: Mapping[str, Coupon],
     processor: str,
-    takes_codes: bool,
     code: str | None,
     amount: int,
     currency: str,
@@ -234,11 +229,9 @@ def promotion(
 ) -> tuple[str, Coupon] | None:
     """The processor's promotion code for `code`, refused (before any call) where it cannot
     apply: unknown, expired, in another currency, taking off the whole amount of a payment
-    (`whole_amount` false), at a processor without promotion codes, or not synced."""
+    (`whole_amount` false), or not synced."""
     if code is None:
         return None
-    if not takes_codes:
-        raise Unprocessable(f"{processor} takes no promotion codes in this version")
     coupon = coupons.get(code.upper())
     if coupon is None:
         raise Unprocessable(f"no promotion code {code!r}")

@@ -670,8 +670,7 @@ class Payments:
         # The buyer may enter a code on the processor's page where the catalog has coupons
         # and the processor keeps them.
         allow_codes = bool(
-            adapter.promotion_codes
-            and not adapter.local_discounts
+            not adapter.local_discounts
             and self.coupons
             and new.promotion_code is None
             and new.capture == "automatic"
@@ -681,7 +680,6 @@ class Payments:
                 session,
                 self.coupons,
                 adapter.name,
-                adapter.promotion_codes,
                 new.promotion_code,
                 new.amount,
                 new.currency,

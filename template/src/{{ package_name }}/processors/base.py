@@ -384,11 +384,6 @@ class Processor(Protocol):
         ...
 
     @property
-    def promotion_codes(self) -> bool:
-        """Promotion codes apply here (else one is refused before any call)."""
-        ...
-
-    @property
     def computes_tax(self) -> bool:
         """The processor computes the tax of a checkout and adds it (TAX_MODE=processor;
         else that mode is refused here before any call)."""
@@ -502,15 +497,14 @@ class Adapter:
     prorates: ClassVar[bool] = True
     #: Usage of a metered plan can be reported (else its plans are refused at `catalog sync`).
     metered: ClassVar[bool] = False
-    promotion_codes: ClassVar[bool] = False
-    local_discounts: ClassVar[bool] = False
+    #: Promotion codes: this service applies them itself, unless the processor keeps
+    #: them (`sync_coupon` then makes them there).
+    local_discounts: ClassVar[bool] = True
     computes_tax: ClassVar[bool] = False
 
     def sync_coupon(self, coupon: Coupon) -> CatalogRef:
-        """Where this service applies codes itself (`local_discounts`): a reference made up
-        from the coupon's terms, no call."""
-        if not self.local_discounts:
-            raise ProcessorError("invalid_request", f"{self.name} keeps no promotion codes")
+        """Codes this service applies itself (`local_discounts`): a reference made up from
+        the coupon's terms, no call."""
         ref = stable_id(f"{self.name}_promo", f"{coupon.code}\0{coupon.terms}")
         return CatalogRef(f"{self.name}_coupon_{coupon.key}", ref, created=False)
 

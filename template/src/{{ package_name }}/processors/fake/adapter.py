@@ -209,9 +209,6 @@ class FakeProcessor(Adapter):
             return None  # plans: the subscription side's
         return self.local_price(item)
 
-    promotion_codes: ClassVar[bool] = True
-    local_discounts: ClassVar[bool] = True
-
     @staticmethod
     def local_price(item: CatalogItem) -> CatalogRef:
         """The fake's prices are local: made up from the item's terms, no call."""

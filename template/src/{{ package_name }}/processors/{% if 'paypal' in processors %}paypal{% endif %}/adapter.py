@@ -206,8 +206,7 @@ class _Headers:
 
 class PayPalProcessor(Adapter):
     name = "paypal"
-    #: This service applies promotion codes itself, as a discount on the order.
-    promotion_codes: ClassVar[bool] = True
+    #: Promotion codes: this service applies them itself, as a discount on the order.
     local_discounts: ClassVar[bool] = True
     capture_on_return = True
     verifies_over_network = True

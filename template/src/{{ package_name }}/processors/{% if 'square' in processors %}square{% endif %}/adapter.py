@@ -78,8 +78,7 @@ REFUND_STATES: dict[str, RefundState] = {
 
 class SquareProcessor(Adapter):
     name = "square"
-    #: This service applies promotion codes itself, as a discount on the order.
-    promotion_codes: ClassVar[bool] = True
+    #: Promotion codes: this service applies them itself, as a discount on the order.
     local_discounts: ClassVar[bool] = True
     readers: ClassVar[Mapping[str, Reader]] = events.READERS
     manual_checkout = False

@@ -100,7 +100,8 @@ def intent_snapshot(
 class StripeProcessor(Adapter):
     name = "stripe"
     readers: ClassVar[Mapping[str, Reader]] = events.READERS
-    promotion_codes: ClassVar[bool] = True
+    #: Stripe keeps the coupons and codes (`sync_coupon`) and applies them.
+    local_discounts: ClassVar[bool] = False
     #: Stripe Tax computes and adds the tax (TAX_MODE=processor).
     computes_tax: ClassVar[bool] = True
 
