@@ -19,6 +19,7 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,10 @@ class Recorded:
     @property
     def idempotency_key(self) -> str | None:
         return self.body.get("idempotency_key") if isinstance(self.body, dict) else None
+
+
+def auto_taxes(order: dict[str, Any]) -> bool:
+    return bool((order.get("pricing_options") or {}).get("auto_apply_taxes"))
 
 
 def square_time(moment: datetime | None = None) -> str:
@@ -343,6 +348,26 @@ class FakeSquare:
             else:
                 discount += round(total * float(applied["percentage"]) / 100)
         discount = min(discount, total)
+        # Asked to, Square applies the seller's taxes for custom amounts (ad hoc line items)
+        # to what is left after the discount: an additive one adds to the total.
+        taxes, tax, added = [], 0, 0
+        for found in self.catalog.values() if auto_taxes(order_in) else ():
+            data = found.get("tax_data") or {}
+            if found["type"] != "TAX" or not data.get("applies_to_custom_amounts", False):
+                continue
+            if data.get("enabled") is False or found.get("is_deleted"):
+                continue
+            rate = Decimal(data["percentage"]) / 100
+            inclusive = data.get("inclusion_type") == "INCLUSIVE"
+            base = total - discount
+            applied = int((base - base / (1 + rate) if inclusive else base * rate).quantize(1))
+            taxes.append({"uid": found["id"], "catalog_object_id": found["id"],
+                          "name": data["name"], "percentage": data["percentage"],
+                          "type": data.get("inclusion_type", "ADDITIVE"), "scope": "ORDER",
+                          "applied_money": {"amount": applied, "currency": currency},
+                          "auto_applied": True})  # fmt: skip
+            tax += applied
+            added += 0 if inclusive else applied
         order = {
             "id": self.new_id("ORD"),
             "location_id": order_in["location_id"],
@@ -350,10 +375,13 @@ class FakeSquare:
             "metadata": order_in.get("metadata"),
             "line_items": order_in["line_items"],
             "state": "OPEN",
-            "total_money": {"amount": total - discount, "currency": currency},
+            "total_money": {"amount": total - discount + added, "currency": currency},
             **({"discounts": order_in["discounts"],
                 "total_discount_money": {"amount": discount, "currency": currency}}
                if discount else {}),
+            **({"pricing_options": order_in["pricing_options"], "taxes": taxes,
+                "total_tax_money": {"amount": tax, "currency": currency}}
+               if auto_taxes(order_in) else {}),
         }  # fmt: skip
         self.orders[order["id"]] = order
         link_id = self.new_id("LINK")
@@ -463,6 +491,18 @@ class FakeSquare:
         }
         return 200, {"refund": refund}
 
+    def tax(self, name: str, percentage: str, **data: Any) -> str:
+        """A tax the seller set up in Square (Items > Taxes), applied to custom amounts
+        unless `data` says otherwise; its id."""
+        tax_data = {"name": name, "percentage": percentage, "calculation_phase":
+                    "TAX_SUBTOTAL_PHASE", "inclusion_type": "ADDITIVE",
+                    "applies_to_custom_amounts": True, "enabled": True, **data}  # fmt: skip
+        with self.lock:
+            tax_id = self.new_id("TAX")
+            self.catalog[tax_id] = {"type": "TAX", "id": tax_id, "version": 1,
+                                    "is_deleted": False, "tax_data": tax_data}  # fmt: skip
+        return tax_id
+
     def upsert(self, obj: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         created = {**obj, "id": self.new_id("CAT"), "version": 1, "is_deleted": False}
         self.catalog[created["id"]] = created
@@ -482,6 +522,7 @@ class FakeSquare:
                 "customer_id": body["customer_id"],
                 "plan_variation_id": variation["id"],
                 "status": "PENDING",
+                **({"tax_percentage": body["tax_percentage"]} if "tax_percentage" in body else {}),
                 "start_date": date.today().isoformat(),
                 "created_at": square_time(),
             }

@@ -748,6 +748,11 @@ class Payments:
             payment = session.get_one(Payment, new.payment_id)
             payment.processor_ref = checkout.processor_ref
             payment.checkout_url = checkout.url
+            if checkout.amount_tax is not None and checkout.amount is not None:
+                # The processor computed the tax as it made the order: the payment is for
+                # what the buyer will pay.
+                payment.amount = checkout.amount
+                payment.amount_tax = checkout.amount_tax
         return Started(payment, checkout.client_secret)
 
     def charge(self, new: NewCharge) -> Payment:

@@ -151,6 +151,10 @@ class Checkout:
     client_secret: str | None = None
     #: Square: the subscription the checkout created (known at once: linked at once).
     subscription_ref: str | None = None
+    #: Where the processor computed the tax as it made the checkout (Square's order):
+    #: what the buyer will pay, and the tax in it. The payment is for that from the start.
+    amount: int | None = None
+    amount_tax: int | None = None
 
 
 @dataclass(frozen=True)

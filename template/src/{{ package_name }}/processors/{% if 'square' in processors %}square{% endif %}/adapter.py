@@ -80,6 +80,8 @@ class SquareProcessor(Adapter):
     name = "square"
     #: Promotion codes: this service applies them itself, as a discount on the order.
     local_discounts: ClassVar[bool] = True
+    #: TAX_MODE=processor: Square applies the seller's catalog taxes to the order.
+    computes_tax: ClassVar[bool] = True
     readers: ClassVar[Mapping[str, Reader]] = events.READERS
     manual_checkout = False
     partial_capture = False
@@ -140,6 +142,10 @@ class SquareProcessor(Adapter):
                         "amount_money": {"amount": request.discount, "currency": currency},
                         "scope": "ORDER",
                     }]} if request.discount else {}),
+                    # The taxes the seller set up in Square for custom amounts, computed
+                    # by Square on what is left after the discount.
+                    **({"pricing_options": {"auto_apply_taxes": True}}
+                       if request.automatic_tax else {}),
                 },
                 checkout_options={"redirect_url": request.success_url},
                 payment_note=request.payment_id,
@@ -147,8 +153,21 @@ class SquareProcessor(Adapter):
                 **({"pre_populated_data": {"buyer_email": request.customer_email}}
                    if request.customer_email else {}),
             )  # fmt: skip
-        link = as_json(answer).get("payment_link") or {}
-        return Checkout(processor_ref=str(link["order_id"]), url=link.get("url"))
+        found = as_json(answer)
+        link = found.get("payment_link") or {}
+        if not request.automatic_tax:
+            return Checkout(processor_ref=str(link["order_id"]), url=link.get("url"))
+        # The order as Square priced it: what the buyer pays, and the tax in it.
+        order = ((found.get("related_resources") or {}).get("orders") or [{}])[0]
+        total = order.get("total_money") or {}
+        if total.get("currency") != currency:
+            raise ProcessorError("error", "Square's answer did not say what the order's total is")
+        return Checkout(
+            processor_ref=str(link["order_id"]),
+            url=link.get("url"),
+            amount=amount_of(total),
+            amount_tax=amount_of(order.get("total_tax_money")),
+        )
 
     def read_back(self, payment: PaymentRef) -> list[Fact]:
         """The payment's refunds (each read by id) and what it says is refunded. Square
