@@ -10,7 +10,9 @@ generation, never make it wait, and never lose the record:
    standard library only and takes a fraction of a second. It always exits 0.
 2. It then starts `deliver` in a detached process, which sends the spooled trace through
    the official `langfuse` SDK, gives up within a few seconds, deletes the spool file once
-   the trace is accepted and otherwise keeps it, noting why.
+   the trace is accepted and otherwise keeps it, noting why. Where copier's environment
+   has no langfuse (`uvx --from copier copier copy ...`), `deliver` runs through
+   `uv run --with langfuse==LANGFUSE_VERSION`, beside copier's interpreter.
 3. `replay` sends every spooled trace again, deleting what was delivered and keeping what
    was not: `uv run --with langfuse python hooks/trace_generation.py replay`.
 
@@ -744,7 +746,7 @@ def watchdog(paths: list[Path], settled: set[Path], seconds: float) -> threading
 
 ENABLE_HINT = (
     "set LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY and LANGFUSE_BASE_URL (or coaia.json) and "
-    "run copier with langfuse, e.g. `uvx --with langfuse copier copy ...`; "
+    "have uv on PATH (or run copier with langfuse, e.g. `uvx --with langfuse copier ...`); "
     "replay with `uv run --with langfuse python hooks/trace_generation.py replay`"
 )
 
@@ -755,6 +757,29 @@ def langfuse_importable() -> bool:
     return find_spec("langfuse") is not None
 
 
+#: The langfuse release the sender runs with where copier's environment has none (the one
+#: the template's own tests send with: uv.lock).
+LANGFUSE_VERSION = "5.0.4"
+
+
+def sender_command(path: Path) -> tuple[list[str] | None, str | None]:
+    """How to run `deliver` for this record: with copier's own interpreter where langfuse
+    is importable, else through uv with langfuse beside the same interpreter (uv is what
+    ran copier, through `uvx`); or why it cannot run."""
+    program = [str(sender_program()), "deliver", str(path)]
+    if langfuse_importable():
+        return [sys.executable, *program], None
+    import shutil
+
+    uv = shutil.which("uv")
+    if uv is None:
+        return None, "langfuse is not installed in copier's environment, and uv is not on PATH"
+    return [
+        uv, "run", "--no-project", "--quiet", "--python", sys.executable,
+        "--with", f"langfuse=={LANGFUSE_VERSION}", "python", *program,
+    ], None  # fmt: skip
+
+
 def cmd_record(args: argparse.Namespace) -> None:
     answers = json.loads(args.answers)
     root = Path(args.dst or ".").resolve()
@@ -762,16 +787,16 @@ def cmd_record(args: argparse.Namespace) -> None:
     trace_id = record["trace"]["id"]
     path = spool_dir() / f"{record['created_at'][:19].replace(':', '')}-{trace_id}.json"
     write_atomically(path, record)
-    if credentials() is None:
-        reason = "no Langfuse credentials"
-    elif not langfuse_importable():
-        reason = "langfuse is not installed in copier's environment"
-    else:
+    command: list[str] | None = None
+    reason: str | None = "no Langfuse credentials"
+    if credentials() is not None:
+        command, reason = sender_command(path)
+    if command is not None:
         # The sender's own account of itself (start, signals, crashes: no trace data) goes
         # to a log beside the record, deleted with it once delivered.
         with log_path(path).open("ab") as log:
             subprocess.Popen(
-                [sys.executable, str(sender_program()), "deliver", str(path)],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

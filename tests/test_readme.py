@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import ROOT, project_env, uv
+from tests.fake_langfuse import FakeLangfuse
 from tests.releases import current_version, git, previous_version, tagged_template
 from tests.updating import (
     commit_all,
@@ -118,3 +119,34 @@ def test_readme_update_section(tmp_path: Path) -> None:
     # The update was traced once, as an update (spooled: no Langfuse credentials here).
     records = [json.loads(p.read_text()) for p in spool.glob("*.json")]
     assert [r["trace"]["metadata"]["operation"] for r in records] == ["update"]
+
+
+def test_the_generate_command_delivers_its_trace(tmp_path: Path) -> None:
+    """The README's generate command verbatim, with Langfuse credentials set: copier runs
+    from uvx, whose environment has no langfuse, and the trace still arrives (the hook's
+    background sender runs through uv, with langfuse beside copier's interpreter)."""
+    destination = tmp_path / "acme-payments"
+    spool = tmp_path / "spool"
+    env = {
+        k: v
+        for k, v in project_env().items()
+        if not k.startswith(("LANGFUSE_", "COAIA_", "COPIER_PAYMENTS_"))
+    }
+    with FakeLangfuse() as fake:
+        env |= {
+            "LANGFUSE_PUBLIC_KEY": "pk-lf-readme",
+            "LANGFUSE_SECRET_KEY": "sk-lf-readme",
+            "LANGFUSE_BASE_URL": fake.url,
+            "COPIER_PAYMENTS_SPOOL_DIR": str(spool),
+            "COPIER_PAYMENTS_TRACE_TIMEOUT": "20",
+        }
+        result = bash(GENERATE.replace("../acme-payments", str(destination)), ROOT, env)
+        assert result.returncode == 0, result.stderr
+        output = result.stdout + result.stderr
+        assert "sending to Langfuse" in output, output
+        trace_id = output.split("copier-payments trace: ")[1].split()[0]
+        spans = fake.wait_for_spans(11)
+        logs = {p.name: p.read_text() for p in spool.glob("*.log")}
+    assert len(spans) == 11, logs
+    assert {s.trace_id for s in spans} == {trace_id}
+    assert {s.name for s in spans} >= {"copier-payments copy", "answers", "render", "summary"}
