@@ -1,5 +1,6 @@
 """Wall time of a default generation with the trace hook and without it, and through the
-agent CLI (answers validated first, then the same traced copy), in one run.
+agent CLI (answers checked against the JSON Schema, then the same traced copy, whose own
+validators run before it writes), in one run.
 
     uv run python -m benchmarks.generation [--runs 5]
 

@@ -172,8 +172,10 @@ def test_agent_guide_names_only_what_exists(project: Rendered) -> None:
 
 
 def test_coaia_mcp_configuration_holds_no_secret(project: Rendered) -> None:
-    """.mcp.coaiapy.json runs the published coaiapy-mcp through uvx, .mcp.coaiapy-dev.json a
-    local checkout; both behind `coaia_mcp`, neither with a credential in it."""
+    """.mcp.coaiapy.json runs the published coaiapy-mcp through uvx, .mcp.coaiapy-dev.json
+    the one in the `coaia_conda_env` Conda environment (`conda run`, its output not
+    captured: MCP speaks over stdio); both valid JSON, behind `coaia_mcp`, neither with a
+    credential in it."""
     answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
     published = project.path / ".mcp.coaiapy.json"
     development = project.path / ".mcp.coaiapy-dev.json"
@@ -184,8 +186,10 @@ def test_coaia_mcp_configuration_holds_no_secret(project: Rendered) -> None:
     assert servers["coaiapy"]["command"] == "uvx"
     assert re.fullmatch(r"coaiapy-mcp==[\d.]+", servers["coaiapy"]["args"][-1])
     dev = json.loads(development.read_text())["mcpServers"]["coaiapy-dev"]
-    assert dev["command"] == "uv"
-    assert dev["args"][-1] == "coaiapy-mcp"
+    assert dev["command"] == "conda"
+    assert dev["args"] == [
+        "run", "--no-capture-output", "-n", answers["coaia_conda_env"], "coaiapy-mcp"
+    ]  # fmt: skip
     for path in (published, development):
         assert not SECRET_VALUE.search(path.read_text()), path.name
 

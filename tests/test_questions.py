@@ -35,6 +35,7 @@ PUBLIC_KEYS = {
     "container",
     "agent_files",
     "coaia_mcp",
+    "coaia_conda_env",
 }
 
 

@@ -180,11 +180,16 @@ def describe_options(source: str | None = None, ref: str | None = None) -> dict[
 
 
 def validate_answers(
-    answers: Mapping[str, Any], template: Path, questions: list[Question] | None = None
+    answers: Mapping[str, Any],
+    template: Path,
+    questions: list[Question] | None = None,
+    *,
+    copier_too: bool = True,
 ) -> None:
     """Refuse answers that copier would refuse, before anything is written: unknown keys
-    and wrong types by the JSON Schema, the rest by copier's own validators. `questions`:
-    the template's, when the caller has read them already."""
+    and wrong types by the JSON Schema, the rest by copier's own validators (a pretend
+    copy; `copier_too=False` leaves them to the copy itself, which runs them before it
+    writes). `questions`: the template's, when the caller has read them already."""
     schema = answers_schema(questions if questions is not None else load_questions(template))
     validator = jsonschema.Draft202012Validator(schema)
     # Patterns are left to copier's validators below, which say them in their own words.
@@ -208,7 +213,8 @@ def validate_answers(
             question=first["question"],
             details=details,
         )
-    copier_validators(answers, template)
+    if copier_too:
+        copier_validators(answers, template)
 
 
 def copier_validators(answers: Mapping[str, Any], template: Path) -> None:
@@ -324,7 +330,9 @@ def generate(
             f"{target} is not empty: generate into a new or empty directory",
         )
     with checked_out(source, vcs_ref) as template:
-        validate_answers(answers, template)
+        # copier's own validators run in the copy below, before it writes anything (and it
+        # removes the new directory on a refusal): a pretend copy first would render twice.
+        validate_answers(answers, template, copier_too=False)
     with tempfile.TemporaryDirectory(prefix="copier-payments-answers-") as tmp:
         data = _data_file(answers, Path(tmp))
         args = ["copy", "--trust", "--defaults", "--data-file", str(data)]
