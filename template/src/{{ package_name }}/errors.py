@@ -11,7 +11,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import db
 from .domain.errors import DomainError
@@ -175,36 +174,9 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", "; ".join(parts) or "invalid request")
 
 
-class LastResort:
-    """Pure ASGI middleware: whatever nothing else handled (a database outage, a bug) is
-    answered here, logged once. Without it, Starlette's outermost error middleware answers
-    500 and raises the exception on to the server, which logs it a second time."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watched)
-        except Exception as exc:  # noqa: BLE001 - the last resort: anything at all
-            response = failure(f"{scope['method']} {scope['path']}", exc)
-            if not started:  # else the client sees the connection close: all it can get
-                await response(scope, receive, send)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     for kind in (ApiError, DomainError, ProcessorError):
         app.add_exception_handler(kind, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # Anything else (a database outage, a bug) reaches `LastResort`.
+    # Anything else (a database outage, a bug) reaches `edge.Edge`.

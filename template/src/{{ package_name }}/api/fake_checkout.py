@@ -96,7 +96,7 @@ async def choose(ref: str, request: Request) -> Response:
     if outcome is None:
         raise ApiError(422, "validation_error", "unknown choice")
     for body, headers in adapter.complete(ref, outcome):
-        await ingest(request, adapter, body, headers)
+        await ingest(services(request), adapter, body, headers)
     if outcome == "succeed":
         return RedirectResponse(checkout.success_url, status_code=303)
     message = "Your card was declined." if outcome == "decline" else "Authentication failed."
