@@ -73,7 +73,7 @@ class Edge:
                     headers.append(DEFAULT_CSP)
                 if api:
                     headers.append(NO_STORE)
-                message["headers"] = headers
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

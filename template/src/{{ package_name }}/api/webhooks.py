@@ -131,20 +131,18 @@ class WebhookIngest:
         except ApiError as exc:
             await failure(f"POST {scope['path']}", exc)(scope, receive, send)
             return
-        await send(STARTS[duplicate])
+        # A new message each time: the middleware around may add to its headers.
+        start = {"type": "http.response.start", "status": 200, "headers": [*HEADERS[duplicate]]}
+        await send(start)
         await send({"type": "http.response.body", "body": ANSWERS[duplicate]})
 
 
-#: Each answer's start.
-STARTS = {
-    duplicate: {
-        "type": "http.response.start",
-        "status": 200,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(answer)).encode()),
-        ],
-    }
+#: Each answer's headers.
+HEADERS = {
+    duplicate: (
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(answer)).encode()),
+    )
     for duplicate, answer in ANSWERS.items()
 }
 
