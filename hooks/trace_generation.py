@@ -67,9 +67,10 @@ def sha256(data: bytes) -> str:
 def normalize_trace_id(value: str) -> str:
     """A Langfuse/OpenTelemetry trace id (32 lowercase hex) from what an agent passes.
 
-    32 hex characters are used as they are (lowercased); a UUID loses its dashes; any other
-    string is a seed, hashed as langfuse's `create_trace_id(seed=...)` does, so an agent
-    that derives its trace id from a seed with the SDK gets the same id.
+    32 hex characters are used as they are (lowercased): the spans join that trace. Any
+    other id is written into exactly (`Sender.ingest`); this id is then the fallback's, used
+    only where Langfuse no longer takes batch ingestion: a UUID without its dashes, any
+    other string hashed as langfuse's `create_trace_id(seed=...)` does.
     """
     candidate = value.strip().lower()
     if HEX32.match(candidate.replace("-", "")) and len(candidate) in (32, 36):
@@ -87,17 +88,23 @@ def first_env(*names: str) -> str | None:
 
 @dataclass(frozen=True)
 class Identity:
+    #: The OpenTelemetry trace id (32 hex) the spans go under.
     trace_id: str
     session_id: str
     user_id: str
     joined: bool
     parent_observation_id: str | None
+    #: The agent's own trace id where OTLP cannot carry it (a dashed UUID, any other
+    #: string): the observations are written into that very trace, as coaia-fuse writes.
+    exact_trace_id: str | None = None
 
 
 def identity() -> Identity:
     given = first_env("COAIA_TRACE_ID", "LANGFUSE_TRACE_ID")
+    exact = given if given and not HEX32.match(given.lower()) else None
     parent = first_env("COAIA_PARENT_OBSERVATION_ID", "LANGFUSE_PARENT_OBSERVATION_ID")
-    parent = parent.lower() if parent and HEX16.match(parent.lower()) else None
+    if exact is None:  # an OpenTelemetry span id, or none
+        parent = parent.lower() if parent and HEX16.match(parent.lower()) else None
     session = first_env("COAIA_SESSION_ID", "LANGFUSE_SESSION_ID")
     user = first_env("COAIA_USER_ID", "LANGFUSE_USER_ID")
     if user is None:
@@ -111,6 +118,7 @@ def identity() -> Identity:
         user_id=user or "unknown",
         joined=given is not None,
         parent_observation_id=parent if given else None,
+        exact_trace_id=exact,
     )
 
 
@@ -373,6 +381,7 @@ def build_record(
             "output": summary,
             "metadata": metadata,
             "joined": who.joined,
+            "exact_id": who.exact_trace_id,
         },
         "observations": [*head, *observations, tail],
         "delivery": {"attempts": 0, "last_error": None, "last_attempt_at": None},
@@ -514,7 +523,9 @@ class Sender:
                 return self.inner.force_flush(timeout_millis)
 
         self.base_url = creds.base_url
+        self.timeout = timeout
         auth = base64.b64encode(f"{creds.public_key}:{creds.secret_key}".encode()).decode()
+        self.auth = auth
         self.exporter = RecordingExporter(
             OTLPSpanExporter(
                 endpoint=f"{creds.base_url}/api/public/otel/v1/traces",
@@ -538,7 +549,55 @@ class Sender:
         )
 
     def send(self, record: dict[str, Any]) -> str | None:
-        """Send one record; None when every span was accepted, else the reason."""
+        """Send one record; None when every observation was accepted, else the reason.
+
+        Into the agent's own trace by its exact id where OTLP cannot carry that id (batch
+        ingestion); where this Langfuse no longer takes that, over OTLP under the derived id,
+        with the agent's id in the trace's metadata and tags, saying so in the spool."""
+        exact = record["trace"].get("exact_id")
+        if exact:
+            try:
+                return self.ingest(record)
+            except IngestionRefused as refused:
+                note_fallback(record, str(refused))
+                record = fallback(record)
+        return self.send_otlp(record)
+
+    def ingest(self, record: dict[str, Any]) -> str | None:
+        """The observations, into the trace named `exact_id`, through Langfuse's batch
+        ingestion (`POST /api/public/ingestion`), as coaia-fuse writes them: None when
+        every one was accepted, else the reason (kept, tried again); `IngestionRefused`
+        where this Langfuse does not take them."""
+        import urllib.error
+        import urllib.request
+
+        trace_id = record["trace"]["exact_id"]
+        batch = [ingestion_event(trace_id, item) for item in record["observations"]]
+        request = urllib.request.Request(
+            f"{self.base_url}/api/public/ingestion",
+            data=json.dumps({"batch": batch}).encode("utf-8"),
+            method="POST",
+            headers={"Authorization": f"Basic {self.auth}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                status, body = answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, b""
+        if status in INGESTION_GONE:
+            raise IngestionRefused(f"{self.base_url} answered {status} to batch ingestion")
+        if status not in (200, 201, 207):
+            return f"Langfuse at {self.base_url} answered {status} to batch ingestion"
+        try:
+            errors = json.loads(body or b"{}").get("errors") or []
+        except (ValueError, AttributeError):
+            return f"Langfuse at {self.base_url} gave an unreadable ingestion answer"
+        if errors:
+            raise IngestionRefused(f"{len(errors)} of {len(batch)} observations refused")
+        return None
+
+    def send_otlp(self, record: dict[str, Any]) -> str | None:
+        """The record as OpenTelemetry spans, through the langfuse SDK."""
         from langfuse import propagate_attributes
         from langfuse.types import TraceContext
 
@@ -595,6 +654,63 @@ class Sender:
             return
         with contextlib.suppress(Exception):
             self.client.shutdown()
+
+
+#: What a Langfuse that does not take batch ingestion (any more) answers it.
+INGESTION_GONE = (404, 405, 410, 501)
+
+
+class IngestionRefused(Exception):
+    """This Langfuse does not take batch ingestion, or refused the observations."""
+
+
+def ingestion_event(trace_id: str, item: dict[str, Any]) -> dict[str, Any]:
+    """One observation as a batch ingestion event (`span-create` or `event-create`)."""
+    body: dict[str, Any] = {
+        "id": item["id"],
+        "traceId": trace_id,
+        "parentObservationId": item.get("parent_id"),
+        "name": item["name"],
+        "startTime": item["start_time"],
+        "input": item["input"],
+        "output": item["output"],
+        "metadata": {**item["metadata"], "recorded_at": item["start_time"]},
+    }
+    if item["type"] == "SPAN":
+        body["endTime"] = item["end_time"]
+    kind = "span-create" if item["type"] == "SPAN" else "event-create"
+    return {"id": str(uuid.uuid4()), "type": kind, "timestamp": now(), "body": body}
+
+
+def fallback(record: dict[str, Any]) -> dict[str, Any]:
+    """The record for OTLP under the derived id: the agent's id in the trace's metadata and
+    tags (the session kept), a parent only where it is a span id."""
+    trace = {**record["trace"], "joined": False}  # a trace of its own: named by us
+    exact = trace.pop("exact_id")
+    trace["metadata"] = {**trace["metadata"], "coaia_trace_id": exact}
+    trace["tags"] = [*trace["tags"], f"coaia_trace_id:{exact}"]
+    observations = [dict(item) for item in record["observations"]]
+    parent = observations[0].get("parent_id")
+    if parent and not HEX16.match(str(parent)):
+        observations[0]["parent_id"] = None
+    return {**record, "trace": trace, "observations": observations}
+
+
+def note_fallback(record: dict[str, Any], reason: str) -> None:
+    """Say, in the spool's lasting log, that a trace went under the derived id."""
+    line = (
+        f"{now()} {record['trace']['id']}: {reason}; sent over OTLP under this id, with "
+        f"coaia_trace_id={record['trace']['exact_id']} in its metadata and tags\n"
+    )
+    print(line.strip(), file=sys.stderr)
+    with contextlib.suppress(OSError):
+        spool_dir().mkdir(parents=True, exist_ok=True)
+        with (spool_dir() / FALLBACK_LOG).open("a", encoding="utf-8") as log:
+            log.write(line)
+
+
+#: Beside the spooled records: each trace sent under the derived id instead of the exact one.
+FALLBACK_LOG = "fallbacks.log"
 
 
 def send_timeout() -> float:
@@ -787,6 +903,7 @@ def cmd_record(args: argparse.Namespace) -> None:
     trace_id = record["trace"]["id"]
     path = spool_dir() / f"{record['created_at'][:19].replace(':', '')}-{trace_id}.json"
     write_atomically(path, record)
+    shown = record["trace"]["exact_id"] or trace_id
     command: list[str] | None = None
     reason: str | None = "no Langfuse credentials"
     if credentials() is not None:
@@ -803,11 +920,11 @@ def cmd_record(args: argparse.Namespace) -> None:
                 start_new_session=True,
                 close_fds=True,
             )
-        print(f"{PREFIX} {trace_id} sending to Langfuse (kept in {path} until delivered)")
+        print(f"{PREFIX} {shown} sending to Langfuse (kept in {path} until delivered)")
         return
     record["delivery"]["last_error"] = reason
     write_atomically(path, record)
-    print(f"{PREFIX} {trace_id} spooled to {path}: {reason}; to deliver, {ENABLE_HINT}")
+    print(f"{PREFIX} {shown} spooled to {path}: {reason}; to deliver, {ENABLE_HINT}")
 
 
 def cmd_deliver(args: argparse.Namespace) -> None:

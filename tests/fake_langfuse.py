@@ -1,4 +1,5 @@
-"""A local stand-in for Langfuse's OTLP endpoint that records what it receives."""
+"""A local stand-in for Langfuse's OTLP and batch ingestion endpoints that records what it
+receives."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 TRACES_PATH = "/api/public/otel/v1/traces"
+INGESTION_PATH = "/api/public/ingestion"
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Received:
     raw: bytes
     body: bytes
     spans: list[Span] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def basic_user(self) -> str:
@@ -89,7 +92,9 @@ def decode(body: bytes) -> list[Span]:
 
 
 class FakeLangfuse:
-    """Answers `mode`: "ok" (200), "401", "500", or "hang" (never answers in time)."""
+    """Answers `mode`: "ok" (200; batch ingestion 207, each event a success), "401",
+    "500", "hang" (never answers in time), or "no-ingestion" (OTLP 200, batch ingestion 404:
+    a Langfuse that no longer takes it)."""
 
     def __init__(self, mode: str = "ok") -> None:
         self.mode = mode
@@ -105,14 +110,22 @@ class FakeLangfuse:
                 received = Received(self.path, headers, raw, body)
                 if self.path == TRACES_PATH:
                     received.spans = decode(body)
+                elif self.path == INGESTION_PATH:
+                    received.events = json.loads(body)["batch"]
                 fake.received.append(received)
                 if fake.mode == "hang":
                     fake.release.wait(30)
                     return
-                status = {"ok": 200, "401": 401, "500": 500}[fake.mode]
+                status = {"ok": 200, "no-ingestion": 200, "401": 401, "500": 500}[fake.mode]
+                kind = "application/x-protobuf"
                 payload = ExportTraceServiceResponse().SerializeToString() if status == 200 else b""
+                if self.path == INGESTION_PATH and status == 200:
+                    status = 404 if fake.mode == "no-ingestion" else 207
+                    accepted = [{"id": e["id"], "status": 201} for e in received.events]
+                    answer = {"successes": accepted if status == 207 else [], "errors": []}
+                    kind, payload = "application/json", json.dumps(answer).encode()
                 self.send_response(status)
-                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-type", kind)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -130,7 +143,19 @@ class FakeLangfuse:
 
     @property
     def spans(self) -> list[Span]:
-        return [s for r in self.received if self.mode == "ok" for s in r.spans]
+        accepted = ("ok", "no-ingestion")
+        return [s for r in self.received if self.mode in accepted for s in r.spans]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The batch ingestion events accepted."""
+        return [e for r in self.received if self.mode == "ok" for e in r.events]
+
+    def wait_for_events(self, count: int, timeout: float = 120) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.events
 
     def wait_for_spans(self, count: int, timeout: float = 120) -> list[Span]:
         """A liveness bound, not a timing claim: a loaded machine starts the background

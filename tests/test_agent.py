@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +251,29 @@ def structured(result: Any) -> dict[str, Any]:
     assert not result.is_error, result.content
     assert isinstance(result.structured_content, dict)
     return result.structured_content
+
+
+def test_the_cli_joins_a_coaiapy_trace_by_its_exact_id(
+    tmp_path: Path, agent_env: dict[str, str]
+) -> None:
+    """`generate --trace-id` with coaiapy's kind of id (a dashed uuid4): the generation's
+    observations go into that very trace, and the result names it."""
+    agent_trace = str(uuid.uuid4())
+    with FakeLangfuse() as langfuse:
+        env = {
+            **agent_env,
+            "LANGFUSE_PUBLIC_KEY": "pk-lf-agent-test",
+            "LANGFUSE_SECRET_KEY": "sk-lf-agent-test",
+            "LANGFUSE_BASE_URL": langfuse.url,
+            "COPIER_PAYMENTS_TRACE_TIMEOUT": "20",
+        }
+        args = ["generate", "svc", "--vcs-ref", "HEAD", "--trace-id", agent_trace]
+        result = agent_cli(*args, env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        events = langfuse.wait_for_events(11)
+    assert json.loads(result.stdout)["trace_id"] == agent_trace
+    assert len(events) == 11
+    assert {e["body"]["traceId"] for e in events} == {agent_trace}
 
 
 #: The generated tests an agent's service runs here: configuration, schema, health, the CLI

@@ -255,7 +255,8 @@ def test_the_sender_outlives_copiers_clone_of_the_template(tmp_path: Path, spool
 def test_no_credentials_spools_and_says_how_to_enable(tmp_path: Path, spool: Path) -> None:
     output = copy(tmp_path / "svc", hook_env(spool, tmp_path, None))
     assert "no Langfuse credentials" in output
-    assert "uvx --with langfuse copier copy" in output
+    assert "set LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY" in output
+    assert "have uv on PATH" in output
     (record,) = spooled(spool)
     assert record["delivery"]["last_error"] == "no Langfuse credentials"
     assert_no_secret(*(p.read_bytes() for p in spool.glob("*.json")))
@@ -271,15 +272,28 @@ def python_without_langfuse(tmp_path_factory: pytest.TempPathFactory) -> str:
     return python
 
 
-def test_langfuse_absent_spools(tmp_path: Path, spool: Path, python_without_langfuse: str) -> None:
+def test_langfuse_absent_sends_through_uv_else_spools(
+    tmp_path: Path, spool: Path, python_without_langfuse: str
+) -> None:
+    """Copier alone, as `uvx copier` gives it: the sender runs through uv with langfuse
+    beside copier's interpreter, and the trace arrives. With no uv on PATH either, the
+    record is spooled, saying why, and a replay delivers it."""
     with FakeLangfuse() as fake:
-        env = hook_env(spool, tmp_path, fake.url)
+        env = hook_env(spool, tmp_path, fake.url, UV_CACHE_DIR=uv_cache())
         output = copy(tmp_path / "svc", env, python=python_without_langfuse)
-        assert "langfuse is not installed" in output
+        assert "sending to Langfuse" in output
+        spans = fake.wait_for_spans(11)
+        assert wait_until_settled(spool) == []
+    assert len(spans) == 11
+    with FakeLangfuse() as fake:
+        env = hook_env(spool, tmp_path, fake.url, PATH="/usr/bin:/bin")
+        assert shutil.which("uv", path=env["PATH"]) is None
+        output = copy(tmp_path / "again", env, python=python_without_langfuse)
+        assert "langfuse is not installed in copier's environment, and uv is not" in output
         (record,) = spooled(spool)
         assert fake.received == []
-        # The same record is delivered once langfuse is there.
-        assert "1 delivered" in replay(env).stdout
+        # The same record is delivered by a replay (which runs with langfuse).
+        assert "1 delivered" in replay(hook_env(spool, tmp_path, fake.url)).stdout
         assert {s.trace_id for s in fake.spans} == {record["trace"]["id"]}
 
 
@@ -293,7 +307,8 @@ def test_testing_switch_turns_the_hook_off(tmp_path: Path, spool: Path) -> None:
 
 
 def test_joining_an_agents_trace(tmp_path: Path, spool: Path) -> None:
-    agent_trace = str(uuid.uuid4())
+    """An id of 32 hex characters: the spans go under it over OTLP, unchanged."""
+    agent_trace = uuid.uuid4().hex.upper()
     parent = "0123456789abcdef"
     with FakeLangfuse() as fake:
         env = hook_env(
@@ -306,13 +321,79 @@ def test_joining_an_agents_trace(tmp_path: Path, spool: Path) -> None:
         )
         output = copy(tmp_path / "svc", env)
         spans = fake.wait_for_spans(11)
-    expected = agent_trace.replace("-", "")
+    expected = agent_trace.lower()
     assert f"copier-payments trace: {expected}" in output
     assert {s.trace_id for s in spans} == {expected}
+    assert not any(r.path == "/api/public/ingestion" for r in fake.received)
     root = by_name(spans)["copier-payments copy"]
     assert root.parent_span_id == parent
     assert root.attributes["session.id"] == "agent-session-42"
     assert "langfuse.trace.name" not in root.attributes  # the agent names its own trace
+
+
+@pytest.mark.parametrize(
+    "agent_trace", [str(uuid.uuid4()), "agent-run-17/b"], ids=["coaiapy-uuid", "any-string"]
+)
+def test_an_agents_trace_of_any_id_is_joined_exactly(
+    tmp_path: Path, spool: Path, agent_trace: str
+) -> None:
+    """coaiapy's ids (uuid4 strings, dashes and all) and any other string, which OTLP
+    cannot carry: the observations are written into that very trace through Langfuse's
+    batch ingestion, as coaia-fuse writes them, under the agent's parent observation."""
+    parent = str(uuid.uuid4())
+    with FakeLangfuse() as fake:
+        env = hook_env(
+            spool,
+            tmp_path,
+            fake.url,
+            COAIA_TRACE_ID=agent_trace,
+            COAIA_SESSION_ID="agent-session-42",
+            COAIA_PARENT_OBSERVATION_ID=parent,
+        )
+        output = copy(tmp_path / "svc", env)
+        events = fake.wait_for_events(11)
+        assert wait_until_settled(spool) == []
+    assert f"copier-payments trace: {agent_trace} " in output
+    assert fake.spans == []
+    assert {e["body"]["traceId"] for e in events} == {agent_trace}
+    named = {e["body"]["name"]: e for e in events}
+    assert set(named) == {"copier-payments copy", "answers", "render", "summary"} | AREAS
+    root = named["copier-payments copy"]
+    assert (root["type"], root["body"]["parentObservationId"]) == ("span-create", parent)
+    assert [named[n]["type"] for n in ("answers", "summary")] == ["event-create"] * 2
+    for child in ("answers", "render", "summary"):
+        assert named[child]["body"]["parentObservationId"] == root["body"]["id"]
+    for area in AREAS:
+        assert named[area]["body"]["parentObservationId"] == named["render"]["body"]["id"]
+        assert named[area]["type"] == "span-create"
+    assert root["body"]["input"]["project_slug"] == "acme-payments"
+    assert all(r.basic_user == PUBLIC_KEY for r in fake.received)
+    assert_no_secret(*(r.raw for r in fake.received))
+
+
+def test_a_langfuse_without_batch_ingestion_gets_the_trace_over_otlp(
+    tmp_path: Path, spool: Path
+) -> None:
+    """Batch ingestion refused (404): the trace goes over OTLP under the derived id, the
+    agent's id in its metadata and tags, its session kept, and the spool says so."""
+    agent_trace = str(uuid.uuid4())
+    with FakeLangfuse("no-ingestion") as fake:
+        env = hook_env(
+            spool, tmp_path, fake.url, COAIA_TRACE_ID=agent_trace, COAIA_SESSION_ID="s-42"
+        )
+        copy(tmp_path / "svc", env)
+        spans = fake.wait_for_spans(11)
+        assert wait_until_settled(spool) == []
+    derived = agent_trace.replace("-", "")
+    assert {s.trace_id for s in spans} == {derived}
+    assert any(r.path == "/api/public/ingestion" for r in fake.received)
+    root = by_name(spans)["copier-payments copy"]
+    assert root.attr("langfuse.trace.metadata.coaia_trace_id") == agent_trace
+    assert f"coaia_trace_id:{agent_trace}" in root.attributes["langfuse.trace.tags"]
+    assert root.attributes["session.id"] == "s-42"
+    noted = (spool / "fallbacks.log").read_text()
+    assert derived in noted
+    assert agent_trace in noted
 
 
 def test_coaia_config_file_and_environment_precedence(tmp_path: Path, spool: Path) -> None:

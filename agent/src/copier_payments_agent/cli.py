@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--data-file")
         command.add_argument("--data", action="append", metavar="KEY=VALUE")
         command.add_argument("--vcs-ref")
-        command.add_argument("--trace-id")
+        command.add_argument("--trace-id", help="the agent's coaia-fuse trace: any id")
         command.add_argument("--session-id")
         command.add_argument("--parent-observation-id")
     commands.add_parser("check-update").add_argument("path")

@@ -37,7 +37,8 @@ EXIT_CODES = {
     "project_not_clean": 7,
     "copier_failed": 1,
 }
-TRACE_LINE = re.compile(r"copier-payments trace: ([0-9a-f]{32})")
+#: The hook's line naming the trace: 32 hex, or the agent's own id where it is not.
+TRACE_LINE = re.compile(r"copier-payments trace: (\S+) ")
 #: How copier refuses an answer given with --data (a validator's message, or a choice).
 COPIER_REFUSAL = re.compile(
     r"(?:Validation error for question|Invalid choice for) '(\w+)': (.*)", re.S

@@ -68,7 +68,8 @@ async def generate_payments_service(
     take their defaults. They are validated first: nothing is written when one is wrong.
     `vcs_ref` picks a template version (default: the latest release). `trace_id`,
     `session_id` and `parent_observation_id` are the calling agent's coaia-fuse ids: the
-    generation's trace joins them. Returns the files created, the trace id and next steps.
+    generation's observations go into that trace, whatever its id (coaiapy's dashed UUIDs
+    included). Returns the files created, the trace id and next steps.
     """
     trace = core.TraceContext(trace_id, session_id, parent_observation_id)
     return await _run(
