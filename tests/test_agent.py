@@ -253,6 +253,17 @@ def structured(result: Any) -> dict[str, Any]:
     return result.structured_content
 
 
+def with_langfuse(env: dict[str, str], url: str) -> dict[str, str]:
+    """The agent's environment with Langfuse credentials for the fake at `url`."""
+    return {
+        **env,
+        "LANGFUSE_PUBLIC_KEY": "pk-lf-agent-test",
+        "LANGFUSE_SECRET_KEY": "sk-lf-agent-test",
+        "LANGFUSE_BASE_URL": url,
+        "COPIER_PAYMENTS_TRACE_TIMEOUT": "20",
+    }
+
+
 def test_the_cli_joins_a_coaiapy_trace_by_its_exact_id(
     tmp_path: Path, agent_env: dict[str, str]
 ) -> None:
@@ -260,13 +271,7 @@ def test_the_cli_joins_a_coaiapy_trace_by_its_exact_id(
     observations go into that very trace, and the result names it."""
     agent_trace = str(uuid.uuid4())
     with FakeLangfuse() as langfuse:
-        env = {
-            **agent_env,
-            "LANGFUSE_PUBLIC_KEY": "pk-lf-agent-test",
-            "LANGFUSE_SECRET_KEY": "sk-lf-agent-test",
-            "LANGFUSE_BASE_URL": langfuse.url,
-            "COPIER_PAYMENTS_TRACE_TIMEOUT": "20",
-        }
+        env = with_langfuse(agent_env, langfuse.url)
         args = ["generate", "svc", "--vcs-ref", "HEAD", "--trace-id", agent_trace]
         result = agent_cli(*args, env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
@@ -298,13 +303,7 @@ async def test_an_agent_generates_a_service_that_passes_its_own_tests(
     destination = tmp_path / "agent-pay"
     agent_trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     with FakeLangfuse() as langfuse:
-        env = {
-            **agent_env,
-            "LANGFUSE_PUBLIC_KEY": "pk-lf-agent-test",
-            "LANGFUSE_SECRET_KEY": "sk-lf-agent-test",
-            "LANGFUSE_BASE_URL": langfuse.url,
-            "COPIER_PAYMENTS_TRACE_TIMEOUT": "20",
-        }
+        env = with_langfuse(agent_env, langfuse.url)
         async with Client(stdio_server(env)) as client:
             assert {t.name for t in (await client.list_tools()).tools} == TOOLS
             made = structured(

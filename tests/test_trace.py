@@ -306,20 +306,24 @@ def test_testing_switch_turns_the_hook_off(tmp_path: Path, spool: Path) -> None:
     assert spooled(spool) == []
 
 
+def agents_env(spool: Path, home: Path, url: str, trace_id: str, parent: str) -> dict[str, str]:
+    """`hook_env` as an agent sets it to join its trace: its trace, session and parent."""
+    return hook_env(
+        spool,
+        home,
+        url,
+        COAIA_TRACE_ID=trace_id,
+        COAIA_SESSION_ID="agent-session-42",
+        COAIA_PARENT_OBSERVATION_ID=parent,
+    )
+
+
 def test_joining_an_agents_trace(tmp_path: Path, spool: Path) -> None:
     """An id of 32 hex characters: the spans go under it over OTLP, unchanged."""
     agent_trace = uuid.uuid4().hex.upper()
     parent = "0123456789abcdef"
     with FakeLangfuse() as fake:
-        env = hook_env(
-            spool,
-            tmp_path,
-            fake.url,
-            COAIA_TRACE_ID=agent_trace,
-            COAIA_SESSION_ID="agent-session-42",
-            COAIA_PARENT_OBSERVATION_ID=parent,
-        )
-        output = copy(tmp_path / "svc", env)
+        output = copy(tmp_path / "svc", agents_env(spool, tmp_path, fake.url, agent_trace, parent))
         spans = fake.wait_for_spans(11)
     expected = agent_trace.lower()
     assert f"copier-payments trace: {expected}" in output
@@ -342,15 +346,7 @@ def test_an_agents_trace_of_any_id_is_joined_exactly(
     batch ingestion, as coaia-fuse writes them, under the agent's parent observation."""
     parent = str(uuid.uuid4())
     with FakeLangfuse() as fake:
-        env = hook_env(
-            spool,
-            tmp_path,
-            fake.url,
-            COAIA_TRACE_ID=agent_trace,
-            COAIA_SESSION_ID="agent-session-42",
-            COAIA_PARENT_OBSERVATION_ID=parent,
-        )
-        output = copy(tmp_path / "svc", env)
+        output = copy(tmp_path / "svc", agents_env(spool, tmp_path, fake.url, agent_trace, parent))
         events = fake.wait_for_events(11)
         assert wait_until_settled(spool) == []
     assert f"copier-payments trace: {agent_trace} " in output
