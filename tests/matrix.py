@@ -23,5 +23,6 @@ STATIC_ONLY = {"python-3.13"}
 
 #: Entries whose answers change no code, only files around it (CI, container, agent guide,
 #: license): their source, tests and migrations are byte-identical to another entry's (a
-#: test checks it), so that entry's migrations and suite stand for theirs.
+#: test checks it, but for the tests of those files), so that entry's migrations and suite
+#: stand for theirs.
 SAME_CODE_AS = {"no-ci-no-container": "default"}

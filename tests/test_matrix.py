@@ -13,6 +13,7 @@ from pytest_copie.plugin import Copie
 
 from tests.conftest import ROOT, Rendered, check, trace_generation
 from tests.matrix import MATRIX, SAME_CODE_AS
+from tests.test_supply_chain import AUDIT
 
 SKIP_DIRS = {".venv", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__"}
 ANSWER_KEYS = [
@@ -23,7 +24,8 @@ ANSWER_KEYS = [
 COPIER_JINJA = re.compile(
     r"(\{\{|\{%)[^}]*(?<![.\w])(" + "|".join(map(re.escape, ANSWER_KEYS)) + r"|_copier\w*)\b"
 )
-ANY_JINJA = re.compile(r"\{\{|\{%|\{#")
+# (`${{ ... }}` is a GitHub Actions expression, never copier's.)
+ANY_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 
 
 def project_files(root: Path) -> list[Path]:
@@ -104,14 +106,15 @@ def test_the_trace_reports_what_the_adapters_read(runnable: Rendered) -> None:
 
 
 def test_ci_runs_the_same_steps_everywhere(project: Rendered) -> None:
-    """The chosen CI (and only it) lints, type-checks and tests against PostgreSQL."""
+    """The chosen CI (and only it) installs the lock, lints, type-checks, tests against
+    PostgreSQL and audits the lock (tests/test_supply_chain.py runs the audit)."""
     ci = project.answers["ci"]
     github = project.path / ".github" / "workflows" / "ci.yml"
     gitlab = project.path / ".gitlab-ci.yml"
     assert (github.is_file(), gitlab.is_file()) == (ci == "github", ci == "gitlab")
     if ci == "none":
         return
-    steps = ["uv sync", "uv run ruff check", "uv run ruff format --check", "uv run mypy"]
+    steps = ["uv sync --locked", "uv run ruff check", "uv run ruff format --check", "uv run mypy"]
     if ci == "github":
         job = yaml.safe_load(github.read_text())["jobs"]["test"]
         commands = [step["run"] for step in job["steps"] if "run" in step]
@@ -120,8 +123,8 @@ def test_ci_runs_the_same_steps_everywhere(project: Rendered) -> None:
         job = yaml.safe_load(gitlab.read_text())["test"]
         commands = job["script"]
         database = job["variables"]["TEST_DATABASE_URL"]
-        assert job["image"] == f"python:{project.answers['python_version']}-slim"
-    assert commands == [*steps, "uv run pytest"]
+        assert job["image"].startswith(f"python:{project.answers['python_version']}.")
+    assert commands == [*steps, "uv run pytest", AUDIT]
     assert database.startswith("postgresql+psycopg://")
 
 
@@ -209,11 +212,17 @@ def test_testing_guide_covers_the_processors_chosen(project: Rendered) -> None:
     assert (project.path / "tests" / "test_docs.py").is_file()
 
 
+#: Tests of what surrounds the code (the container), generated with it.
+AROUND_THE_CODE = {"tests/test_image.py"}
+
+
 @pytest.mark.parametrize(("name", "reference"), sorted(SAME_CODE_AS.items()))
 def test_code_is_the_same_where_the_matrix_says_so(
     name: str, reference: str, copie_session: Copie
 ) -> None:
-    """An entry whose own suite is not run has exactly the code of the entry that stands for it."""
+    """An entry whose own suite is not run has exactly the code of the entry that stands for it
+    (but for the tests of the files around the code: `tests/test_image.py` tests the
+    Dockerfile, where there is one)."""
 
     def code(answers: dict[str, object]) -> dict[str, bytes]:
         result = copie_session.copy(extra_answers={**answers, "testing": True})
@@ -223,6 +232,7 @@ def test_code_is_the_same_where_the_matrix_says_so(
             p.relative_to(root).as_posix(): p.read_bytes()
             for folder in ("src", "tests", "migrations")
             for p in project_files(root / folder)
+            if p.relative_to(root).as_posix() not in AROUND_THE_CODE
         } | {file: (root / file).read_bytes() for file in ("alembic.ini", "catalog.yml")}
 
     assert code(MATRIX[name]) == code(MATRIX[reference])

@@ -78,6 +78,11 @@ def test_update_equals_a_fresh_copy(
     assert differences(tree(project), fresh(template, tmp_path / "fresh", *new_answers)) == []
     assert answers(project)["_commit"] == current_version()
     assert conflict_leftovers(project) == []
+    if start == "previous":  # the locked, pinned, audited CI arrives by update (CHANGELOG)
+        workflow = (project / ".github" / "workflows" / "ci.yml").read_text()
+        assert "uv sync --locked" in workflow
+        assert "persist-credentials: false" in workflow
+        assert (project / ".github" / "dependabot.yml").is_file()
     if old_answers:  # the v0.2.0 answers migration ran, and said so
         assert "answers migrated to the v0.2.0 shape" in output
         assert "github_actions" not in answers(project)
