@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pytest_copie.plugin import Copie
 
-from tests.conftest import Rendered, check, uv
+from tests.conftest import Rendered, check, rendered, uv
 from tests.fake_osv import FakeOsv, advisory
 
 BIN = Path(sys.executable).parent
@@ -221,6 +222,34 @@ def test_the_image_builds_from_the_lock(runnable: Rendered, tmp_path: Path) -> N
     stale = runnable.run(uv(), *runs[0][1:], "--directory", str(context), env=env)
     assert stale.returncode != 0
     assert "needs to be updated" in stale.stderr, stale.stderr
+
+
+def container_engine() -> str | None:
+    """A container engine that answers (`docker info`), or None."""
+    engine = shutil.which("docker") or shutil.which("podman")
+    if engine is None:
+        return None
+    info = subprocess.run([engine, "info"], capture_output=True, check=False, timeout=60)
+    return engine if info.returncode == 0 else None
+
+
+@pytest.mark.xdist_group("default")
+def test_the_image_builds_with_a_container_engine(
+    copie_session: Copie, rendered_projects: dict[str, Rendered]
+) -> None:
+    """Where an engine answers, the default entry's image is built as the Dockerfile's
+    first line says, and its CLI runs. (CI's machines have the docker client but no daemon
+    and reach no image registry: the test above runs the build stage without one.)"""
+    engine = container_engine()
+    if engine is None:
+        pytest.skip("no container engine answers here (docker info); the build stage ran above")
+    runnable = rendered("default", copie_session, rendered_projects)
+    tag = f"{runnable.answers['project_slug']}:supply-chain-test"
+    check(runnable.run(engine, "build", "-t", tag, ".", timeout=1800), "docker build")
+    slug = runnable.answers["project_slug"]
+    result = runnable.run(engine, "run", "--rm", tag, slug, "--help")
+    check(result, f"{slug} --help in the image")
+    assert "serve" in result.stdout
 
 
 def audit_copy(project: Rendered, destination: Path) -> Path:
