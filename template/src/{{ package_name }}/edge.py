@@ -5,6 +5,8 @@
 - Whatever nothing else handled (a database outage, a bug) is answered here, logged once.
   Without it, Starlette's outermost error middleware answers 500 and raises the exception
   on to the server, which logs it a second time.
+- Each request is counted and timed by route template when METRICS_TOKEN is set
+  (`metrics.py`, GET /metrics).
 - The access log (`ACCESS_LOG`): `errors` (the default) logs each request answered 4xx or
   5xx, `all` every request, `off` none. Each line goes through the redacting log pipeline
   like any other: a card number in a URL is masked. The ASGI server's own access log is
@@ -24,6 +26,7 @@ from typing import Literal
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import failure
+from .metrics import UNMATCHED, observe_http
 
 log = logging.getLogger(f"{__package__}.access")
 
@@ -43,9 +46,29 @@ WITH_HSTS = (*SECURITY_HEADERS, HSTS)
 NO_STORE = (b"cache-control", b"no-store")
 
 
+#: Methods counted under their own name (any other: `other`; labels are never unbounded).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "other"
+
+
+def route_label(scope: Scope) -> str:
+    """The template of the route that answered (`/api/payments/{payment_id}`), never the
+    path itself: a path is whatever a client sends."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED
+
+
 class Edge:
-    def __init__(self, app: ASGIApp, *, hsts: bool, access_log: AccessLog = "errors") -> None:
+    def __init__(
+        self, app: ASGIApp, *, hsts: bool, access_log: AccessLog = "errors", metrics: bool = False
+    ) -> None:
         self.app = app
+        #: Count requests (only where something scrapes them: METRICS_TOKEN is set).
+        self.metrics = metrics
         #: Behind HTTPS: the public URL is https://, or the request came over it (directly,
         #: or through a proxy trusted with `serve --proxy-headers`).
         self.hsts = hsts
@@ -82,8 +105,11 @@ class Edge:
             response = failure(f"{scope['method']} {scope['path']}", exc)
             if not status:  # else the client sees the connection close: all it can get
                 await response(scope, receive, respond)
+        seconds = perf_counter() - started
+        if self.metrics:
+            observe_http(method_label(scope["method"]), route_label(scope), status or 499, seconds)
         if self.log_all or (self.log_errors and status >= 400):
-            self.access(scope, status, perf_counter() - started)
+            self.access(scope, status, seconds)
 
     @staticmethod
     def access(scope: Scope, status: int, seconds: float) -> None:

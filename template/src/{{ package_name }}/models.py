@@ -238,7 +238,8 @@ class PaymentEvent(Base):
     payment_id: Mapped[str] = mapped_column(
         ForeignKey("payments.id", ondelete="CASCADE"), index=True
     )
-    type: Mapped[str] = mapped_column(String(60))
+    #: Indexed: the metrics count the amount mismatches (metrics.py).
+    type: Mapped[str] = mapped_column(String(60), index=True)
     status_from: Mapped[str | None] = mapped_column(String(20))
     status_to: Mapped[str | None] = mapped_column(String(20))
     amount: Mapped[int | None] = mapped_column(BigInteger)
@@ -445,6 +446,8 @@ class WebhookEvent(Base):
         UniqueConstraint("processor", "event_id"),
         CheckConstraint(_in("status", WEBHOOK_STATUSES), name="status"),
         Index("ix_webhook_events_status_next_attempt_at", "status", "next_attempt_at"),
+        # Each processor's last event processed, read by the metrics and `status`.
+        Index("ix_webhook_events_processor_processed_at", "processor", "processed_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)

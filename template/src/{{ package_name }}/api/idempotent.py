@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from ..domain.idempotency import IdempotencyKeys, fingerprint
 from ..errors import as_api_error
+from ..metrics import IDEMPOTENCY_REPLAYS
 
 Handler = Callable[[str | None], tuple[int, dict[str, Any]]]
 #: Answers that depend on the state of things, not on the request: never replayed (a refund
@@ -32,6 +33,7 @@ def idempotent(
     request_fingerprint = fingerprint(body.model_dump() if body else None)
     stored = keys.begin(scope, key, request_fingerprint)
     if stored is not None:
+        IDEMPOTENCY_REPLAYS.inc()
         return Response(
             stored.body,
             status_code=stored.status,

@@ -120,6 +120,7 @@ class WebhookIngest:
         if adapter is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        scope["route"] = ROUTE  # for the metrics, as the router would have set it
         headers = Headers(scope=scope)
         try:
             declared = headers.get("content-length")
@@ -168,3 +169,7 @@ async def receive(request: Request) -> Response:
     service before routing; what reaches this route names another one."""
     processor: str = request.path_params["processor"]
     raise ApiError(404, "not_found", f"no processor {processor!r} in this service")
+
+
+#: The route above: what `WebhookIngest` answers for, as the metrics name it.
+ROUTE = router.routes[-1]

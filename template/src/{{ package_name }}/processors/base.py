@@ -20,16 +20,19 @@ methods (setup, off-session charges, capture and cancel of held amounts) are a t
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import import_module
 from importlib.resources import files
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ..domain.facts import Fact, PaymentMethodObserved, PaymentRef
 from ..ids import stable_id
+from ..metrics import meter
 
 if TYPE_CHECKING:
     from ..config import ProcessorSettings, Settings
@@ -539,6 +542,20 @@ def declared_events(package: str) -> list[str]:
     return declared
 
 
+def operations() -> frozenset[str]:
+    """What an adapter does at its processor: the methods the protocols declare (those of
+    subscriptions too, where the service has them)."""
+    protocols: list[type[Any]] = [Processor, SavedMethods]
+    if find_spec(f"{__package__}.subscriptions") is not None:
+        protocols.append(import_module(f"{__package__}.subscriptions").SubscriptionProcessor)
+    return frozenset(
+        name
+        for protocol in protocols
+        for name, _ in inspect.getmembers(protocol, inspect.isfunction)
+        if not name.startswith("_")
+    )
+
+
 @dataclass(frozen=True)
 class ProcessorKind:
     """A processor as the registry knows it: its name, its variables, how to build it.
@@ -565,7 +582,11 @@ class ProcessorKind:
         return adapter
 
     def create(self, settings: Settings) -> Processor | None:
-        return self.build(settings, self.adapter_class)
+        """The adapter, its calls to the processor counted and timed (`metrics.meter`)."""
+        adapter = self.build(settings, self.adapter_class)
+        if adapter is not None:
+            meter(self.name, adapter, operations())
+        return adapter
 
     def built_from(self, part: str) -> ProcessorKind:
         return replace(self, part=part)
