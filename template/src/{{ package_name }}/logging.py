@@ -242,8 +242,15 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # The server's access log stays off, whatever configured it: the app writes its own
+    # (ACCESS_LOG, edge.py). uvicorn logs access lines wherever that logger has a handler,
+    # its parents' included: each process of `serve --workers N` configures logging after
+    # uvicorn turned it off, and would turn it back on.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
     return handler
