@@ -2,11 +2,12 @@
 
 Two kinds:
 
-- Counted by each process: HTTP requests by route template (never the raw path: a hostile
-  path is `unmatched`), processor calls by processor, operation and outcome, with their
-  duration, and idempotent replays. Under `serve --workers N` they are summed across its
-  processes (prometheus_client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR); a `worker`
-  given the same directory (same host) is summed in too.
+- Counted by each process: HTTP requests by route template when METRICS_TOKEN is set
+  (never the raw path: a hostile path is `unmatched`), processor calls by processor,
+  operation and outcome, with their duration, and idempotent replays. Under
+  `serve --workers N` they are summed across its processes (prometheus_client's
+  multiprocess mode, PROMETHEUS_MULTIPROC_DIR); a `worker` given the same directory (same
+  host) is summed in too.
 - Read from the database at each scrape, so every process answers the same, wherever the
   worker runs: the webhook inbox's backlog by processor and status, its oldest waiting
   event, dead events, the last event processed; the merchant deliveries' backlog; amount
@@ -41,7 +42,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .ids import utcnow
-from .models import MerchantDelivery, PaymentEvent, WebhookEvent
+from .models import MerchantDelivery, WebhookEvent
 
 __all__ = ["CONTENT_TYPE_LATEST", "Backlog", "exposition", "meter", "read_backlog"]
 
@@ -50,7 +51,6 @@ WAITING = ("pending", "processing", "failed")
 BACKLOG_STATUSES = (*WAITING, "dead")
 #: Deliveries to the merchant that wait, or gave up.
 OUTBOUND_STATUSES = ("pending", "dead")
-AMOUNT_MISMATCH = "amount_mismatch"
 #: Where the processes of `serve --workers N` count (prometheus_client's multiprocess mode).
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 #: The label of a request no route matched (its path is never a label: unbounded).
@@ -177,6 +177,8 @@ class Backlog:
 def read_backlog(engine: Engine, processors: tuple[str, ...]) -> Backlog:
     """The inbox and outbox backlogs and the count of amount mismatches: indexed queries,
     one short transaction. `processors` are always reported, with zeros when idle."""
+    from .domain.payments import amount_mismatches  # (the domain imports the adapters)
+
     with engine.connect() as connection:
         now = utcnow()
         inbox = connection.execute(
@@ -201,9 +203,7 @@ def read_backlog(engine: Engine, processors: tuple[str, ...]) -> Backlog:
             .where(MerchantDelivery.status.in_(OUTBOUND_STATUSES))
             .group_by(MerchantDelivery.status)
         ).all()
-        mismatches = connection.execute(
-            select(func.count()).where(PaymentEvent.type == AMOUNT_MISMATCH)
-        ).scalar_one()
+        mismatches = amount_mismatches(connection)
     webhooks = {}
     for name in names:
         rows = [row for row in inbox if row[0] == name]

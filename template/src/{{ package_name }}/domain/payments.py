@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Connection, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..ids import utcnow
@@ -332,6 +332,14 @@ def amount_confirmed(
         },
     )
     return False
+
+
+def amount_mismatches(connection: Connection) -> int:
+    """How many confirmations of another amount the payments' history records (the
+    metrics' `payments_amount_mismatches_total`)."""
+    query = select(func.count()).where(PaymentEvent.type == AMOUNT_MISMATCH)
+    count: int = connection.execute(query).scalar_one()
+    return count
 
 
 def partial_capture(payment: Payment, amount: int | None, currency: str | None) -> None:
